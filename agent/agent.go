@@ -1,0 +1,214 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/simhook/simhook/config"
+	"github.com/simhook/simhook/modem"
+	"github.com/simhook/simhook/outbox"
+)
+
+// OutboxFile is the name of the bbolt file inside the state directory.
+const OutboxFile = "outbox.db"
+
+// Options tunes an Agent beyond its configuration file. The zero value is
+// what the daemon uses; tests shorten intervals and inject clocks.
+type Options struct {
+	Logger     *slog.Logger
+	Notifier   *Notifier
+	HTTPClient *http.Client
+	Clock      outbox.Clock
+	// Modem, when set, adjusts each phone's driver configuration before the
+	// phone starts (tests shorten probe and sweep intervals).
+	Modem func(*modem.Config)
+	// StopTimeout bounds the graceful stop (default 10s).
+	StopTimeout time.Duration
+	// ProbeInterval overrides the outbox's offline probe interval.
+	ProbeInterval time.Duration
+}
+
+// Agent is the running daemon.
+type Agent struct {
+	log  *slog.Logger
+	opts Options
+
+	cfg atomic.Pointer[config.Config]
+	loc atomic.Pointer[time.Location]
+
+	out     *outbox.Outbox
+	sends   *sendQueue
+	counter *counters
+
+	reportMu sync.Mutex // serialises delivery-report matching
+
+	mu      sync.Mutex // guards workers and runCtx
+	workers map[int]*worker
+	runCtx  context.Context
+	wg      sync.WaitGroup // owns every worker goroutine
+
+	ready chan struct{}
+}
+
+// New checks cfg and prepares an agent. Nothing is opened until Run.
+func New(cfg *config.Config, opts Options) (*Agent, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.StopTimeout <= 0 {
+		opts.StopTimeout = 10 * time.Second
+	}
+	a := &Agent{
+		log:     opts.Logger,
+		opts:    opts,
+		counter: newCounters(),
+		workers: make(map[int]*worker),
+		ready:   make(chan struct{}),
+	}
+	a.cfg.Store(cfg)
+	a.loc.Store(cfg.Location())
+	return a, nil
+}
+
+// Config returns the configuration in force.
+func (a *Agent) Config() *config.Config { return a.cfg.Load() }
+
+// Outbox returns the agent's outbox once Run has opened it (nil before).
+func (a *Agent) Outbox() *outbox.Outbox {
+	select {
+	case <-a.ready:
+		return a.out
+	default:
+		return nil
+	}
+}
+
+// Ready is closed once the outbox is open and the phones are started.
+func (a *Agent) Ready() <-chan struct{} { return a.ready }
+
+// Run opens the outbox, starts the dispatcher, the phones, the sender, the
+// reliability checker and the API, tells systemd it is ready, and serves until
+// ctx ends. It then stops taking work, lets in-flight commits and requests
+// finish within Options.StopTimeout and closes the outbox.
+func (a *Agent) Run(ctx context.Context) error {
+	cfg := a.cfg.Load()
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return fmt.Errorf("agent: state directory: %w", err)
+	}
+	out, err := outbox.Open(filepath.Join(cfg.StateDir, OutboxFile), a.outboxOptions(cfg))
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	defer func() {
+		if err := out.Close(); err != nil {
+			a.log.Error("closing outbox", "err", err)
+		}
+	}()
+	a.out = out
+	if err := out.SetEndpoints(Endpoints(cfg)); err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	a.sends = newSendQueue(a)
+	if err := a.sends.recover(ctx); err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+
+	// Background parts share one context; the phones have their own so a
+	// stop can let the outbox outlive them and flush their last events.
+	bgCtx, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBG()
+	var bg sync.WaitGroup
+	goOwned := func(name string, fn func(context.Context) error) {
+		bg.Add(1)
+		go func() {
+			defer bg.Done()
+			if err := fn(bgCtx); err != nil && !errors.Is(err, context.Canceled) {
+				a.log.Error("component stopped", "component", name, "err", err)
+			}
+		}()
+	}
+	goOwned("outbox", out.Run)
+
+	phonesCtx, stopPhones := context.WithCancel(ctx)
+	defer stopPhones()
+	a.mu.Lock()
+	a.runCtx = phonesCtx
+	for _, p := range cfg.Phones {
+		a.startWorkerLocked(p)
+	}
+	a.mu.Unlock()
+
+	goOwned("sender", a.sends.run)
+	goOwned("reliability", a.runReliability)
+	api, err := a.listenAPI(cfg)
+	if err != nil {
+		stopPhones()
+		a.wg.Wait()
+		stopBG()
+		bg.Wait()
+		return fmt.Errorf("agent: %w", err)
+	}
+	goOwned("api", api.serve)
+
+	close(a.ready)
+	n := a.opts.Notifier
+	_ = n.Notify("READY=1\nSTATUS=running")
+	goOwned("watchdog", func(ctx context.Context) error {
+		n.RunWatchdog(ctx, a.healthy)
+		return nil
+	})
+	a.log.Info("simhook agent running", "phones", len(cfg.Phones), "webhooks", len(cfg.Webhooks), "state_dir", cfg.StateDir)
+
+	<-ctx.Done()
+	_ = n.Notify("STOPPING=1")
+	a.log.Info("stopping")
+	stopPhones()
+	a.wg.Wait() // workers finish their handler call (commit) before returning
+	// Give in-flight deliveries a bounded time, then stop everything else.
+	timer := time.AfterFunc(a.opts.StopTimeout, stopBG)
+	api.shutdown(a.opts.StopTimeout)
+	stopBG()
+	bg.Wait()
+	timer.Stop()
+	a.log.Info("stopped")
+	return nil
+}
+
+// healthy reports whether the agent's loops are alive enough to ping the
+// systemd watchdog: the outbox answers a read.
+func (a *Agent) healthy() bool {
+	_, err := a.out.Stats()
+	return err == nil
+}
+
+// outboxOptions maps the configuration onto the outbox.
+func (a *Agent) outboxOptions(cfg *config.Config) outbox.Options {
+	return outbox.Options{
+		Clock:           a.opts.Clock,
+		Logger:          a.log.With("component", "outbox"),
+		Concurrency:     cfg.Delivery.Concurrency,
+		HTTPClient:      a.opts.HTTPClient,
+		RequireTimeSync: cfg.Delivery.RequireTimeSync,
+		Retention:       cfg.Delivery.Retention.Duration,
+		ProbeInterval:   a.opts.ProbeInterval,
+	}
+}
+
+// now is the agent's clock.
+func (a *Agent) now() time.Time {
+	if a.opts.Clock != nil {
+		return a.opts.Clock.Now()
+	}
+	return time.Now()
+}

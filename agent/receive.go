@@ -1,0 +1,91 @@
+package agent
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+
+	"github.com/simhook/simhook/modem"
+	"github.com/simhook/simhook/outbox"
+	"github.com/simhook/simhook/webhook"
+	"go.etcd.io/bbolt"
+)
+
+// malformedBucket keeps the PDUs the driver could not decode, for inspection.
+var malformedBucket = []byte("agent/malformed")
+
+// HandleSMS commits a receive_sms event for a complete message. The driver
+// deletes the message from the modem only when this returns nil, so an error
+// here (a full disk, a stopping agent) leaves the SMS safely on the SIM.
+// The dedupe key is remembered per storage slot until the driver deletes
+// the message (see slotsBucket), so reading the same stored SMS again after a
+// crash cannot create a second event, while an identical new SMS can.
+func (w *worker) HandleSMS(ctx context.Context, m *modem.Message) error {
+	a := w.a
+	loc := a.loc.Load()
+	key, err := a.receiveDedupeKey(w.id, m)
+	if err != nil {
+		a.counter.add("receive_errors", 1)
+		return err
+	}
+	res, err := a.out.Enqueue(ctx, outbox.Event{
+		Type:      webhook.ReceiveSMS,
+		Phone:     w.id,
+		DedupeKey: key,
+		Time:      a.now(),
+		Also:      func(tx *bbolt.Tx, _ uint64) error { return rememberSlots(tx, w.id, m, key) },
+		Body: func(id uint64) ([]byte, error) {
+			return json.Marshal(webhook.ReceiveSMSBody{
+				ID:          int64(id),
+				At:          webhook.FormatDate(m.SCTS, loc),
+				Text:        m.Text,
+				Destination: w.id,
+				Origin:      m.Originator,
+				Command:     false,
+				MMS:         false,
+				Medias:      []string{},
+			})
+		},
+	})
+	if err != nil {
+		a.counter.add("receive_errors", 1)
+		w.log.Error("received SMS not committed; it stays on the modem", "err", err, "origin", m.Originator)
+		return fmt.Errorf("commit received SMS: %w", err)
+	}
+	if res.Duplicate {
+		a.counter.add("receive_duplicates", 1)
+		w.log.Info("SMS already committed; confirming it again", "event", res.ID)
+		return nil
+	}
+	if m.Incomplete {
+		a.counter.add("receive_incomplete", 1)
+		w.log.Warn("concatenated SMS delivered incomplete after timeout", "event", res.ID, "parts", m.Parts, "present", len(m.PDUs))
+	}
+	w.log.Debug("SMS committed", "event", res.ID, "origin", m.Originator, "parts", m.Parts)
+	return nil
+}
+
+// HandleMalformed keeps an undecodable PDU in the state file, so the driver
+// may delete it from the modem and the messages behind it keep flowing.
+func (w *worker) HandleMalformed(ctx context.Context, phone, index int, pdu []byte, cause error) error {
+	a := w.a
+	a.counter.add("malformed_pdus", 1)
+	rec := MalformedPDU{Phone: phone, Index: index, PDU: hex.EncodeToString(pdu), Error: cause.Error(), At: a.now().UTC().Format("2006-01-02T15:04:05Z")}
+	w.log.Warn("malformed PDU kept for inspection", "index", index, "err", cause)
+	return a.out.Update(ctx, func(tx *bbolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(malformedBucket)
+		if err != nil {
+			return err
+		}
+		seq, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		v, err := json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		return b.Put(u64key(seq), v)
+	})
+}

@@ -1,0 +1,187 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/simhook/simhook/config"
+	"github.com/simhook/simhook/outbox"
+	"github.com/simhook/simhook/webhook"
+	"go.etcd.io/bbolt"
+)
+
+// Buckets of the reliability checker.
+var (
+	alertsBucket   = []byte("agent/alerts")   // "phone/kind" → time of the last alert
+	disabledBucket = []byte("agent/disabled") // phone id → reason; phones that must not send
+)
+
+// runReliability checks every phone once at start-up and then every
+// reliability.check_interval, until ctx ends.
+func (a *Agent) runReliability(ctx context.Context) error {
+	for {
+		if err := a.CheckReliability(ctx); err != nil {
+			a.log.Error("reliability check", "err", err)
+		}
+		interval := a.cfg.Load().Reliability.CheckInterval.Duration
+		if interval <= 0 {
+			interval = 15 * time.Minute
+		}
+		t := time.NewTimer(interval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// CheckReliability applies the reliability rules to every configured phone
+// now, committing a phone_reliability event for each rule that fires and,
+// with auto_disable, stopping sends through that phone.
+func (a *Agent) CheckReliability(ctx context.Context) error {
+	cfg := a.cfg.Load()
+	now := a.now()
+	samples, err := a.sentSamples(now.Add(-maxPeriod(cfg)))
+	if err != nil {
+		return err
+	}
+	for _, p := range cfg.Phones {
+		for _, rc := range []struct {
+			kind string
+			th   config.Threshold
+		}{{statusFailed, cfg.Reliability.Failed}, {statusUnknown, cfg.Reliability.Unknown}} {
+			if !rc.th.Enabled {
+				continue
+			}
+			rule := reliabilityRule{Kind: rc.kind, Rate: rc.th.Rate, MinVolume: rc.th.MinVolume, Period: rc.th.Period.Duration, Grace: rc.th.Grace.Duration}
+			if err := a.applyRule(ctx, p.ID, rule, rc.th.AutoDisable, samples[p.ID], now); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// applyRule evaluates one rule for one phone and commits its alert.
+func (a *Agent) applyRule(ctx context.Context, phone int, rule reliabilityRule, autoDisable bool, samples []sentSample, now time.Time) error {
+	key := fmt.Appendf(nil, "%d/%s", phone, rule.Kind)
+	var last time.Time
+	if err := a.out.DB().View(func(tx *bbolt.Tx) error {
+		_, err := getJSON(tx, alertsBucket, key, &last)
+		return err
+	}); err != nil {
+		return err
+	}
+	v := rule.evaluate(samples, now, last)
+	if !v.Alert {
+		return nil
+	}
+	period := int(rule.Period / time.Minute)
+	_, err := a.out.Enqueue(ctx, outbox.Event{
+		Type:      webhook.PhoneReliability,
+		Phone:     phone,
+		DedupeKey: fmt.Sprintf("reliability/%d/%s/%d", phone, rule.Kind, now.UnixNano()),
+		Time:      now,
+		Body: func(uint64) ([]byte, error) {
+			return json.Marshal(webhook.PhoneReliabilityBody{
+				ReliabilityType: rule.Kind,
+				IDPhone:         phone,
+				Period:          period,
+				Total:           v.Total,
+				Unreliable:      strconv.Itoa(v.Unreliable),
+				Rate:            v.Rate(),
+			})
+		},
+		Also: func(tx *bbolt.Tx, _ uint64) error {
+			if err := putJSON(tx, alertsBucket, key, now); err != nil {
+				return err
+			}
+			if autoDisable {
+				return putJSON(tx, disabledBucket, phoneKey(phone), "reliability: "+rule.Kind+" rate "+v.Rate())
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("commit reliability alert: %w", err)
+	}
+	a.counter.add("reliability_alerts", 1)
+	a.log.Warn("phone unreliable", "phone", phone, "kind", rule.Kind, "total", v.Total, "unreliable", v.Unreliable, "rate", v.Rate(), "disabled", autoDisable)
+	return nil
+}
+
+// maxPeriod is the longest period of the enabled rules.
+func maxPeriod(cfg *config.Config) time.Duration {
+	return max(cfg.Reliability.Failed.Period.Duration, cfg.Reliability.Unknown.Period.Duration)
+}
+
+// sentSamples collects, per phone, the sends handed to the modem (or failed)
+// since from, with their current status. It walks the send queue from the
+// newest record back and stops at the first one created long before from.
+func (a *Agent) sentSamples(from time.Time) (map[int][]sentSample, error) {
+	out := make(map[int][]sentSample)
+	err := a.out.DB().View(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(sendsBucket)
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		for k, v := c.Last(); k != nil; k, v = c.Prev() {
+			var r sendRecord
+			if json.Unmarshal(v, &r) != nil {
+				continue
+			}
+			if r.Created.Before(from.Add(-24 * time.Hour)) {
+				break // queued long before the window: older ones are too
+			}
+			if r.SentAt.IsZero() || r.UsedPhone == 0 || r.SentAt.Before(from) || r.Status == "" {
+				continue
+			}
+			out[r.UsedPhone] = append(out[r.UsedPhone], sentSample{At: r.SentAt, Status: r.Status})
+		}
+		return nil
+	})
+	for _, s := range out {
+		sort.Slice(s, func(i, j int) bool { return s[i].At.Before(s[j].At) })
+	}
+	return out, err
+}
+
+// phoneDisabled reports whether sends through phone are stopped.
+func (a *Agent) phoneDisabled(phone int) bool {
+	var disabled bool
+	_ = a.out.DB().View(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(disabledBucket)
+		disabled = b != nil && b.Get(phoneKey(phone)) != nil
+		return nil
+	})
+	return disabled
+}
+
+// SetPhoneEnabled re-enables (or disables) sending through a phone. Its
+// receiving never stops.
+func (a *Agent) SetPhoneEnabled(ctx context.Context, phone int, enabled bool) error {
+	if !a.hasPhone(phone) {
+		return fmt.Errorf("%w %d", ErrUnknownPhone, phone)
+	}
+	err := a.out.Update(ctx, func(tx *bbolt.Tx) error {
+		if enabled {
+			if b := tx.Bucket(disabledBucket); b != nil {
+				return b.Delete(phoneKey(phone))
+			}
+			return nil
+		}
+		return putJSON(tx, disabledBucket, phoneKey(phone), "disabled by the operator")
+	})
+	if err == nil {
+		a.log.Info("phone sending", "phone", phone, "enabled", enabled)
+		a.sends.kick()
+	}
+	return err
+}

@@ -1,0 +1,174 @@
+package agent
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"sort"
+
+	"github.com/simhook/simhook/config"
+	"github.com/simhook/simhook/outbox"
+	"github.com/simhook/simhook/webhook"
+	"go.etcd.io/bbolt"
+)
+
+// Apply puts a new, already validated configuration in force while the
+// agent runs: endpoints, delivery and thresholds at once; phones that were
+// added, removed or changed start, stop or restart only their own worker.
+// Settings that need a restart (state directory, API socket) are logged and
+// keep their running value.
+func (a *Agent) Apply(cfg *config.Config) error {
+	old := a.cfg.Load()
+	if err := cfg.Validate(); err != nil {
+		a.ConfigError(err)
+		return err
+	}
+	if cfg.StateDir != old.StateDir || cfg.API != old.API {
+		a.log.Warn("state_dir and api changes take effect at the next restart")
+		cfg.StateDir, cfg.API = old.StateDir, old.API
+	}
+	if out := a.Outbox(); out != nil {
+		if err := out.SetEndpoints(Endpoints(cfg)); err != nil {
+			a.ConfigError(err)
+			return fmt.Errorf("apply endpoints: %w", err)
+		}
+	}
+	a.cfg.Store(cfg)
+	a.loc.Store(cfg.Location())
+	a.applyPhones(old, cfg)
+	a.counter.add("config_reloads", 1)
+	a.log.Info("configuration applied", "phones", len(cfg.Phones), "webhooks", len(cfg.Webhooks))
+	a.sends.kick()
+	return nil
+}
+
+// ConfigError records a configuration that was refused; the running one
+// stays in force.
+func (a *Agent) ConfigError(err error) {
+	a.counter.add("config_errors", 1)
+	a.log.Error("configuration refused; the running configuration stays in force", "err", err)
+}
+
+// applyPhones starts, stops and restarts workers for the phones that changed.
+func (a *Agent) applyPhones(old, cfg *config.Config) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.runCtx == nil {
+		return // not running yet: Run starts the phones of the new config
+	}
+	want := make(map[int]config.Phone, len(cfg.Phones))
+	for _, p := range cfg.Phones {
+		want[p.ID] = p
+	}
+	for id, w := range a.workers {
+		p, keep := want[id]
+		if keep && !phoneChanged(w.cfg, p) {
+			continue
+		}
+		w.log.Info("stopping phone worker", "reason", map[bool]string{true: "changed", false: "removed"}[keep])
+		w.stop()
+		delete(a.workers, id)
+	}
+	for _, p := range cfg.Phones {
+		if _, running := a.workers[p.ID]; !running {
+			a.startWorkerLocked(p)
+		}
+	}
+}
+
+// Endpoints maps the configured webhooks onto outbox endpoints.
+func Endpoints(cfg *config.Config) []outbox.Endpoint {
+	eps := make([]outbox.Endpoint, 0, len(cfg.Webhooks))
+	for _, w := range cfg.Webhooks {
+		types := make([]webhook.Type, len(w.Events))
+		for i, e := range w.Events {
+			types[i] = webhook.Type(e)
+		}
+		eps = append(eps, outbox.Endpoint{
+			Endpoint: webhook.Endpoint{
+				Name:       w.Name,
+				URL:        w.URL,
+				Method:     w.Method,
+				Format:     w.Format,
+				Template:   w.Template,
+				CustomData: w.CustomData,
+				Headers:    w.Headers,
+				Secrets:    w.AllSecrets(),
+			},
+			Events:  types,
+			Phones:  w.Phones,
+			Timeout: w.Timeout.Duration,
+			Retry: outbox.RetryPolicy{
+				Initial:     w.Retry.Initial.Duration,
+				MaxInterval: w.Retry.MaxInterval.Duration,
+				MaxAge:      w.Retry.MaxAge.Duration,
+			},
+		})
+	}
+	return eps
+}
+
+// concatRefBucket holds each phone's last concatenation reference, so long
+// messages never reuse one after a restart (modem v0.4.0 always sends 1).
+var concatRefBucket = []byte("agent/concat-ref")
+
+// concatRefSource returns the driver's RefSource for a phone: a counter kept
+// in the state file.
+func (a *Agent) concatRefSource(phone int) func() (uint16, error) {
+	return func() (uint16, error) {
+		var ref uint16
+		err := a.out.Update(context.Background(), func(tx *bbolt.Tx) error {
+			b, err := tx.CreateBucketIfNotExists(concatRefBucket)
+			if err != nil {
+				return err
+			}
+			if v := b.Get(phoneKey(phone)); len(v) == 2 {
+				ref = binary.BigEndian.Uint16(v)
+			}
+			ref++
+			if ref == 0 {
+				ref = 1
+			}
+			return b.Put(phoneKey(phone), binary.BigEndian.AppendUint16(nil, ref))
+		})
+		return ref, err
+	}
+}
+
+// PhoneStatus is what the API shows of a phone.
+type PhoneStatus struct {
+	ID           int    `json:"id"`
+	Status       string `json:"status"`
+	SendEnabled  bool   `json:"send_enabled"`
+	Signal       int    `json:"signal"`
+	Registration string `json:"registration"`
+	Operator     string `json:"operator,omitempty"`
+	Model        string `json:"model,omitempty"`
+	IMEI         string `json:"imei,omitempty"`
+	ICCID        string `json:"iccid,omitempty"`
+	Port         string `json:"port,omitempty"`
+	Reconnects   int    `json:"reconnects"`
+	LastError    string `json:"last_error,omitempty"`
+	Since        string `json:"since"`
+}
+
+// Phones returns every running phone's state, by id.
+func (a *Agent) Phones() []PhoneStatus {
+	a.mu.Lock()
+	ws := make([]*worker, 0, len(a.workers))
+	for _, w := range a.workers {
+		ws = append(ws, w)
+	}
+	a.mu.Unlock()
+	sort.Slice(ws, func(i, j int) bool { return ws[i].id < ws[j].id })
+	out := make([]PhoneStatus, 0, len(ws))
+	for _, w := range ws {
+		s := w.State()
+		out = append(out, PhoneStatus{
+			ID: w.id, Status: s.Status, SendEnabled: !a.phoneDisabled(w.id), Signal: s.Signal,
+			Registration: s.Registration, Operator: s.Operator, Model: s.Model, IMEI: s.IMEI, ICCID: s.ICCID,
+			Port: s.Port, Reconnects: s.Reconnects, LastError: s.LastError, Since: s.Since.UTC().Format("2006-01-02T15:04:05Z"),
+		})
+	}
+	return out
+}

@@ -1,0 +1,476 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/simhook/simhook/modem"
+	"github.com/simhook/simhook/outbox"
+	"github.com/simhook/simhook/webhook"
+	"go.etcd.io/bbolt"
+)
+
+// Buckets of the durable send queue.
+var (
+	sendsBucket = []byte("agent/sends") // send id → sendRecord
+	refsBucket  = []byte("agent/refs")  // "phone/ref" → refEntry, to match delivery reports
+)
+
+// Send states: where a request is in the queue.
+const (
+	stateQueued  = "queued"  // accepted, waiting for a phone
+	stateSending = "sending" // handed to a phone; the modem may have accepted it
+	stateSent    = "sent"    // every part accepted by the modem
+	stateFailed  = "failed"  // could not be sent
+)
+
+// Webhook statuses of a sent SMS (send_sms and send_sms_status_change).
+const (
+	statusUnknown   = "unknown"
+	statusDelivered = "delivered"
+	statusFailed    = "failed"
+)
+
+// SendRequest is what a user asks to send.
+type SendRequest struct {
+	To           string `json:"to"`
+	Text         string `json:"text"`
+	Phone        int    `json:"phone,omitempty"`
+	Tag          string `json:"tag,omitempty"`
+	StatusReport *bool  `json:"status_report,omitempty"`
+}
+
+// sendRecord is one send request and everything known about it. Its ID is
+// also the id of its send_sms event, so the id the API returns is the one
+// receivers see.
+type sendRecord struct {
+	ID           uint64    `json:"id"`
+	To           string    `json:"to"`
+	Text         string    `json:"text"`
+	Phone        int       `json:"phone,omitempty"` // requested phone; 0 = any
+	Tag          string    `json:"tag"`
+	StatusReport bool      `json:"status_report"`
+	State        string    `json:"state"`
+	Status       string    `json:"status,omitempty"` // webhook status once handed over
+	UsedPhone    int       `json:"used_phone,omitempty"`
+	Refs         []int     `json:"refs,omitempty"`
+	Parts        []string  `json:"parts,omitempty"` // per-part report status
+	Attempts     int       `json:"attempts"`
+	LastError    string    `json:"last_error,omitempty"`
+	Created      time.Time `json:"created"`
+	SentAt       time.Time `json:"sent_at,omitzero"`
+	NotBefore    time.Time `json:"not_before,omitzero"`
+}
+
+// refEntry links a message reference on a phone to a part of a sent SMS.
+type refEntry struct {
+	ID        uint64 `json:"id"`
+	Part      int    `json:"part"`
+	Recipient string `json:"recipient"`
+}
+
+// Send errors the API reports to the caller.
+var (
+	ErrInvalidRequest = errors.New("invalid send request")
+	ErrUnknownPhone   = errors.New("unknown phone")
+	ErrNotFound       = errors.New("not found")
+)
+
+// sendQueue drains the durable send queue through the phones.
+type sendQueue struct {
+	a     *Agent
+	wake  chan struct{}
+	mu    sync.Mutex
+	rr    int                 // round-robin position among phone ids
+	inUse map[uint64]struct{} // records being sent right now
+	wg    sync.WaitGroup      // owns the per-send goroutines
+}
+
+// newSendQueue makes the queue of agent a.
+func newSendQueue(a *Agent) *sendQueue {
+	return &sendQueue{a: a, wake: make(chan struct{}, 1), inUse: make(map[uint64]struct{})}
+}
+
+// kick makes the queue look for work now.
+func (q *sendQueue) kick() {
+	if q == nil {
+		return
+	}
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Submit validates a request and commits it to the queue before returning,
+// so an accepted request survives a crash. It returns the record as stored.
+func (a *Agent) Submit(ctx context.Context, req SendRequest) (SendStatus, error) {
+	if err := a.validateSend(req); err != nil {
+		return SendStatus{}, err
+	}
+	rec := sendRecord{
+		To:           req.To,
+		Text:         req.Text,
+		Phone:        req.Phone,
+		Tag:          req.Tag,
+		StatusReport: req.StatusReport == nil || *req.StatusReport,
+		State:        stateQueued,
+		Created:      a.now(),
+	}
+	err := a.out.Update(ctx, func(tx *bbolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(sendsBucket)
+		if err != nil {
+			return err
+		}
+		id, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		rec.ID = id
+		return putJSON(tx, sendsBucket, u64key(id), rec)
+	})
+	if err != nil {
+		return SendStatus{}, fmt.Errorf("queue send: %w", err)
+	}
+	a.counter.add("sends_accepted", 1)
+	a.sends.kick()
+	return rec.status(), nil
+}
+
+// validateSend refuses what can never be sent.
+func (a *Agent) validateSend(req SendRequest) error {
+	if err := modem.ValidNumber(req.To); err != nil {
+		return fmt.Errorf("%w: to: %w", ErrInvalidRequest, err)
+	}
+	if strings.TrimSpace(req.Text) == "" {
+		return fmt.Errorf("%w: text is empty", ErrInvalidRequest)
+	}
+	if _, err := modem.Parts(req.Text); err != nil {
+		return fmt.Errorf("%w: text: %w", ErrInvalidRequest, err)
+	}
+	if req.Phone != 0 && !a.hasPhone(req.Phone) {
+		return fmt.Errorf("%w: %w %d", ErrInvalidRequest, ErrUnknownPhone, req.Phone)
+	}
+	return nil
+}
+
+// hasPhone reports whether phone id is configured.
+func (a *Agent) hasPhone(id int) bool {
+	for _, p := range a.cfg.Load().Phones {
+		if p.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// SendStatus is what the API shows of a send request.
+type SendStatus struct {
+	ID        uint64 `json:"id"`
+	State     string `json:"state"`
+	Status    string `json:"status,omitempty"`
+	To        string `json:"to"`
+	Phone     int    `json:"phone,omitempty"`
+	Tag       string `json:"tag"`
+	Parts     int    `json:"parts,omitempty"`
+	Refs      []int  `json:"refs,omitempty"`
+	Attempts  int    `json:"attempts"`
+	LastError string `json:"last_error,omitempty"`
+	Created   string `json:"created"`
+	SentAt    string `json:"sent_at,omitempty"`
+}
+
+// status renders a record for the API.
+func (r sendRecord) status() SendStatus {
+	s := SendStatus{ID: r.ID, State: r.State, Status: r.Status, To: r.To, Phone: r.UsedPhone, Tag: r.Tag,
+		Refs: r.Refs, Attempts: r.Attempts, LastError: r.LastError, Created: r.Created.UTC().Format(time.RFC3339)}
+	if n, err := modem.Parts(r.Text); err == nil {
+		s.Parts = n
+	}
+	if !r.SentAt.IsZero() {
+		s.SentAt = r.SentAt.UTC().Format(time.RFC3339)
+	}
+	return s
+}
+
+// SendStatusOf returns the state of send request id.
+func (a *Agent) SendStatusOf(id uint64) (SendStatus, error) {
+	var rec sendRecord
+	err := a.out.DB().View(func(tx *bbolt.Tx) error {
+		ok, err := getJSON(tx, sendsBucket, u64key(id), &rec)
+		if !ok && err == nil {
+			return ErrNotFound
+		}
+		return err
+	})
+	if err != nil {
+		return SendStatus{}, err
+	}
+	return rec.status(), nil
+}
+
+// recover settles requests a crash left in the "sending" state. The modem
+// may have accepted them, so they are never sent again: they are reported
+// with status "unknown", as RaspiSMS reports a send it cannot confirm.
+func (q *sendQueue) recover(ctx context.Context) error {
+	var stuck []sendRecord
+	err := q.a.out.DB().View(func(tx *bbolt.Tx) error {
+		return forEachSend(tx, func(r sendRecord) error {
+			if r.State == stateSending {
+				stuck = append(stuck, r)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("scan send queue: %w", err)
+	}
+	for _, r := range stuck {
+		q.a.log.Warn("send interrupted by a restart; not resending it", "send", r.ID, "phone", r.UsedPhone)
+		r.LastError = "interrupted by a restart while the modem was sending; not resent"
+		if err := q.a.commitSend(ctx, r, stateSent, statusUnknown, r.Refs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// forEachSend calls fn for every send record, oldest first.
+func forEachSend(tx *bbolt.Tx, fn func(sendRecord) error) error {
+	b := tx.Bucket(sendsBucket)
+	if b == nil {
+		return nil
+	}
+	return b.ForEach(func(_, v []byte) error {
+		var r sendRecord
+		if err := json.Unmarshal(v, &r); err != nil {
+			return nil // a corrupt record is skipped, not fatal
+		}
+		return fn(r)
+	})
+}
+
+// run hands queued requests to phones until ctx ends.
+func (q *sendQueue) run(ctx context.Context) error {
+	defer q.wg.Wait()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		q.dispatch(ctx)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-q.wake:
+		case <-tick.C:
+		}
+	}
+}
+
+// dispatch starts a send for every queued request that has a free phone,
+// and fails the ones that waited longer than the queue timeout.
+func (q *sendQueue) dispatch(ctx context.Context) {
+	a := q.a
+	timeout := a.cfg.Load().Sending.QueueTimeout.Duration
+	now := a.now()
+	var queued []sendRecord
+	_ = a.out.DB().View(func(tx *bbolt.Tx) error {
+		return forEachSend(tx, func(r sendRecord) error {
+			if r.State == stateQueued {
+				queued = append(queued, r)
+			}
+			return nil
+		})
+	})
+	for _, r := range queued {
+		if ctx.Err() != nil {
+			return
+		}
+		q.mu.Lock()
+		_, busy := q.inUse[r.ID]
+		q.mu.Unlock()
+		if busy || now.Before(r.NotBefore) {
+			continue
+		}
+		w := q.pickPhone(r)
+		if w == nil {
+			if timeout > 0 && now.Sub(r.Created) > timeout {
+				r.LastError = "no phone could take it within " + timeout.String()
+				if err := a.commitSend(ctx, r, stateFailed, statusFailed, nil); err != nil {
+					a.log.Error("failing timed-out send", "send", r.ID, "err", err)
+				}
+			}
+			continue
+		}
+		q.mu.Lock()
+		q.inUse[r.ID] = struct{}{}
+		q.mu.Unlock()
+		q.wg.Add(1)
+		go func() {
+			defer q.wg.Done()
+			defer w.release()
+			defer func() {
+				q.mu.Lock()
+				delete(q.inUse, r.ID)
+				q.mu.Unlock()
+				q.kick()
+			}()
+			q.sendOne(ctx, w, r)
+		}()
+	}
+}
+
+// pickPhone claims the phone a request should go through: the one it names,
+// otherwise the next up and enabled phone in round-robin order. It returns nil
+// when none is free.
+func (q *sendQueue) pickPhone(r sendRecord) *worker {
+	a := q.a
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if r.Phone != 0 {
+		w := a.workers[r.Phone]
+		if w != nil && w.up() && !a.phoneDisabled(w.id) && w.claim() {
+			return w
+		}
+		return nil
+	}
+	ids := make([]int, 0, len(a.workers))
+	for id := range a.workers {
+		ids = append(ids, id)
+	}
+	sort.Ints(ids)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for i := range ids {
+		w := a.workers[ids[(q.rr+i)%len(ids)]]
+		if w.up() && !a.phoneDisabled(w.id) && w.claim() {
+			q.rr = (q.rr + i + 1) % len(ids)
+			return w
+		}
+	}
+	return nil
+}
+
+// sendOne sends one request through w and commits the outcome together with
+// its send_sms event.
+func (q *sendQueue) sendOne(ctx context.Context, w *worker, r sendRecord) {
+	a := q.a
+	r.State = stateSending
+	r.UsedPhone = w.id
+	r.Attempts++
+	if err := a.out.Update(ctx, func(tx *bbolt.Tx) error {
+		return putJSON(tx, sendsBucket, u64key(r.ID), r)
+	}); err != nil {
+		a.log.Error("marking send in progress", "send", r.ID, "err", err)
+		return
+	}
+	refs, err := w.phone.Send(ctx, r.To, r.Text, r.StatusReport)
+	r.Refs = refs
+	maxAttempts := a.cfg.Load().Sending.MaxAttempts
+	switch {
+	case err == nil:
+		a.counter.add("sends_ok", 1)
+		if err = a.commitSend(ctx, r, stateSent, statusUnknown, refs); err == nil {
+			w.replayOrphanReports(context.WithoutCancel(ctx), refs)
+		}
+	case len(refs) == 0 && modem.Temporary(err) && r.Attempts < maxAttempts:
+		a.counter.add("sends_retried", 1)
+		w.log.Warn("transient send error; will retry", "send", r.ID, "attempt", r.Attempts, "err", err)
+		r.State = stateQueued
+		r.LastError = err.Error()
+		r.NotBefore = a.now().Add(time.Duration(r.Attempts) * 2 * time.Second)
+		err = a.out.Update(context.WithoutCancel(ctx), func(tx *bbolt.Tx) error {
+			return putJSON(tx, sendsBucket, u64key(r.ID), r)
+		})
+	default:
+		a.counter.add("sends_failed", 1)
+		w.log.Warn("send failed", "send", r.ID, "accepted_parts", len(refs), "err", err)
+		r.LastError = err.Error()
+		if err = a.commitSend(ctx, r, stateFailed, statusFailed, refs); err == nil {
+			w.replayOrphanReports(context.WithoutCancel(ctx), refs)
+		}
+	}
+	if err != nil {
+		a.log.Error("recording send outcome", "send", r.ID, "err", err)
+	}
+}
+
+// commitSend records a request's final hand-over state and its send_sms event
+// in one transaction, together with the references that delivery reports
+// will be matched against.
+func (a *Agent) commitSend(ctx context.Context, r sendRecord, state, status string, refs []int) error {
+	r.State, r.Status, r.Refs = state, status, refs
+	if r.SentAt.IsZero() {
+		r.SentAt = a.now()
+	}
+	r.Parts = make([]string, len(refs))
+	loc := a.loc.Load()
+	origin := a.originPhone(r)
+	_, err := a.out.Enqueue(context.WithoutCancel(ctx), outbox.Event{
+		Type:      webhook.SendSMS,
+		Phone:     origin,
+		DedupeKey: fmt.Sprintf("send/%d", r.ID),
+		Time:      a.now(),
+		Body: func(uint64) ([]byte, error) {
+			return json.Marshal(webhook.SendSMSBody{
+				ID:          int64(r.ID),
+				At:          webhook.FormatDate(r.SentAt, loc),
+				Status:      status,
+				Text:        r.Text,
+				Destination: r.To,
+				Origin:      origin,
+				MMS:         false,
+				Medias:      []string{},
+				Tag:         r.Tag,
+			})
+		},
+		Also: func(tx *bbolt.Tx, _ uint64) error {
+			if err := putJSON(tx, sendsBucket, u64key(r.ID), r); err != nil {
+				return err
+			}
+			for i, ref := range refs {
+				e := refEntry{ID: r.ID, Part: i, Recipient: r.To}
+				if err := putJSON(tx, refsBucket, refKey(r.UsedPhone, ref), e); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("commit send %d: %w", r.ID, err)
+	}
+	return nil
+}
+
+// originPhone is the phone id a request's send_sms event names as its
+// origin, and the phone its outbox event is routed by, so an endpoint's
+// phones filter applies. SPEC §1 makes origin a phone id, but a send can fail
+// before any phone took it (it timed out in the queue, every phone it could
+// use disabled or down). Then the origin is the phone the request named, if
+// it named one, otherwise the lowest id among the phones configured at the
+// time of failure: a stable choice a receiver can document. It is 0 only when
+// no phone is configured at all.
+func (a *Agent) originPhone(r sendRecord) int {
+	if r.UsedPhone != 0 {
+		return r.UsedPhone
+	}
+	if r.Phone != 0 {
+		return r.Phone
+	}
+	lowest := 0
+	for _, p := range a.cfg.Load().Phones {
+		if lowest == 0 || p.ID < lowest {
+			lowest = p.ID
+		}
+	}
+	return lowest
+}
+
+// refKey is the key of a message reference on a phone.
+func refKey(phone, ref int) []byte { return fmt.Appendf(nil, "%d/%d", phone, ref) }

@@ -1,0 +1,135 @@
+package agent
+
+import (
+	"context"
+	"log/slog"
+	"reflect"
+	"sync"
+
+	"github.com/simhook/simhook/config"
+	"github.com/simhook/simhook/modem"
+)
+
+// worker owns one phone: its modem driver, the goroutine that runs it and the
+// state it last reported. It is the driver's Handler.
+type worker struct {
+	a      *Agent
+	id     int
+	cfg    config.Phone
+	phone  *modem.Phone
+	log    *slog.Logger
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu    sync.Mutex
+	state modem.State
+	busy  bool // a send is in progress on this phone
+}
+
+// startWorkerLocked starts the worker for one configured phone. a.mu is held.
+func (a *Agent) startWorkerLocked(p config.Phone) {
+	ctx, cancel := context.WithCancel(a.runCtx)
+	w := &worker{
+		a:      a,
+		id:     p.ID,
+		cfg:    p,
+		log:    a.log.With("phone", p.ID),
+		cancel: cancel,
+		done:   make(chan struct{}),
+		state:  modem.State{Phone: p.ID, Status: "connecting", Since: a.now()},
+	}
+	w.phone = modem.NewPhone(a.modemConfig(p), w)
+	a.workers[p.ID] = w
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		defer close(w.done)
+		w.closeStaleCalls(ctx)
+		if err := w.phone.Run(ctx); err != nil && ctx.Err() == nil {
+			w.log.Error("phone stopped", "err", err)
+		}
+	}()
+	w.log.Info("phone worker started", "port", p.Port)
+}
+
+// stop ends the worker and waits for its driver to return.
+func (w *worker) stop() {
+	w.cancel()
+	<-w.done
+}
+
+// modemConfig maps a configured phone onto the driver's configuration.
+func (a *Agent) modemConfig(p config.Phone) modem.Config {
+	mc := modem.Config{
+		ID:              p.ID,
+		Port:            p.Port,
+		Match:           modem.Match{USB: p.Match.USB, IMEI: p.Match.IMEI, ICCID: p.Match.ICCID},
+		Baud:            p.Baud,
+		PIN:             p.PIN,
+		Storage:         p.Storage,
+		DeliveryReports: p.DeliveryReports,
+		RejectCalls:     p.Calls == "reject",
+		Init:            p.Init,
+		CommandTimeout:  p.CommandTimeout.Duration,
+		ProbeInterval:   p.ProbeInterval.Duration,
+		SweepInterval:   p.SweepInterval.Duration,
+		ConcatTimeout:   p.ConcatTimeout.Duration,
+		RingGap:         p.RingGap.Duration,
+		RefSource:       a.concatRefSource(p.ID),
+		Logger:          a.log.With("component", "modem", "phone", p.ID),
+	}
+	if a.opts.Modem != nil {
+		a.opts.Modem(&mc)
+	}
+	return mc
+}
+
+// phoneChanged reports whether a phone's configuration differs in a way that
+// needs its worker restarted.
+func phoneChanged(old, new config.Phone) bool { return !reflect.DeepEqual(old, new) }
+
+// HandleState records what the driver reports about the phone.
+func (w *worker) HandleState(s modem.State) {
+	w.mu.Lock()
+	prev := w.state.Status
+	w.state = s
+	w.mu.Unlock()
+	if prev != s.Status {
+		w.log.Info("phone state", "status", s.Status, "signal", s.Signal, "registration", s.Registration, "err", s.LastError)
+		if s.Status == "up" {
+			w.a.sends.kick()
+		}
+	}
+}
+
+// State returns the phone's last reported state.
+func (w *worker) State() modem.State {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.state
+}
+
+// up reports whether the phone can take a send now.
+func (w *worker) up() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.state.Status == "up"
+}
+
+// claim marks the phone busy with a send; it fails if it already is.
+func (w *worker) claim() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.busy {
+		return false
+	}
+	w.busy = true
+	return true
+}
+
+// release ends a claim.
+func (w *worker) release() {
+	w.mu.Lock()
+	w.busy = false
+	w.mu.Unlock()
+}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/simhook/simhook/lab"
+	"github.com/simhook/simhook/webhook"
+)
+
+// TestCLIAgainstRunningAgent drives a running agent (the lab's, on a
+// simulated modem) through its unix socket, as an operator would.
+func TestCLIAgainstRunningAgent(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	l, err := lab.Start(ctx, lab.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	sock := l.SocketPath()
+
+	if out, _, code := runCmd(t, "phone", "--socket", sock, "ls"); code != 0 || !strings.Contains(out, `"status": "up"`) {
+		t.Errorf("phone ls: exit %d\n%s", code, out)
+	}
+	out, errOut, code := runCmd(t, "send", "--socket", sock, "--to", "+33612345678", "--text", "from the CLI", "--tag", "cli")
+	if code != 0 || !strings.Contains(out, `"id": 1`) {
+		t.Fatalf("send: exit %d\n%s%s", code, out, errOut)
+	}
+	if _, errOut, code := runCmd(t, "send", "--socket", sock, "--to", "not a number", "--text", "x"); code == 0 || !strings.Contains(errOut, "phone number") {
+		t.Errorf("send to a bad number: exit %d %s", code, errOut)
+	}
+	if err := l.WaitEvents(ctx, webhook.SendSMSStatusChange, 1); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, code := runCmd(t, "send", "--socket", sock, "--status", "1"); code != 0 || !strings.Contains(out, `"delivered"`) {
+		t.Errorf("send --status: exit %d\n%s", code, out)
+	}
+	if out, _, code := runCmd(t, "outbox", "stats", "--socket", sock); code != 0 || !strings.Contains(out, "lab") {
+		t.Errorf("outbox stats: exit %d\n%s", code, out)
+	}
+	if out, _, code := runCmd(t, "outbox", "ls", "--socket", sock, "--state", "delivered"); code != 0 || !strings.Contains(out, "send_sms") {
+		t.Errorf("outbox ls: exit %d\n%s", code, out)
+	}
+	if out, _, code := runCmd(t, "outbox", "show", "--socket", sock, "1"); code != 0 || !strings.Contains(out, "from the CLI") {
+		t.Errorf("outbox show: exit %d\n%s", code, out)
+	}
+	if out, _, code := runCmd(t, "outbox", "malformed", "--socket", sock); code != 0 || !strings.Contains(out, "no malformed PDUs") {
+		t.Errorf("outbox malformed before any: exit %d\n%s", code, out)
+	}
+	broken := []byte{0x04, 0x0B, 0x91, 0x33} // an SMS-DELIVER cut off in its address
+	if _, err := l.Modems[0].InjectPDU(broken); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, _, code := runCmd(t, "outbox", "malformed", "--socket", sock)
+		if code == 0 && strings.Contains(out, "040b9133") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("outbox malformed never listed the broken PDU: exit %d\n%s", code, out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, _, code := runCmd(t, "phone", "--socket", sock, "disable", "1"); code != 0 {
+		t.Errorf("phone disable: exit %d", code)
+	}
+	if out, _, _ := runCmd(t, "phone", "--socket", sock, "ls"); !strings.Contains(out, `"send_enabled": false`) {
+		t.Errorf("after disable:\n%s", out)
+	}
+}

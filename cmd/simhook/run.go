@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/simhook/simhook/agent"
+	"github.com/simhook/simhook/config"
+)
+
+// DefaultConfigPath is where the package installs the configuration.
+const DefaultConfigPath = "/etc/simhook/simhook.yaml"
+
+// runAgent is `simhook run`: the daemon. It loads and validates the
+// configuration, watches it for changes (and reloads on SIGHUP), and runs the
+// agent until SIGINT or SIGTERM.
+func runAgent(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", DefaultConfigPath, "configuration `file`")
+	if err := fs.Parse(args); err != nil {
+		return exitCode(2)
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *path, err)
+	}
+	log := newLogger(stderr, cfg.Log)
+	a, err := agent.New(cfg, agent.Options{Logger: log, Notifier: agent.NewNotifier()})
+	if err != nil {
+		return err
+	}
+	w, err := config.Watch(ctx, *path, config.WatchOptions{
+		OnChange: func(c *config.Config) { _ = a.Apply(c) },
+		OnError:  a.ConfigError,
+		Logger:   log.With("component", "config"),
+		Current:  cfg,
+	})
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	hupCtx, stopHup := context.WithCancel(ctx)
+	defer stopHup()
+	go func() {
+		for {
+			select {
+			case <-hupCtx.Done():
+				return
+			case <-hup:
+				log.Info("SIGHUP: reloading configuration")
+				w.Reload()
+			}
+		}
+	}()
+	return a.Run(ctx)
+}
+
+// newLogger builds the process logger from the configuration: text to
+// stderr (the journal) by default, JSON when asked.
+func newLogger(w io.Writer, c config.Log) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.Level)); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,282 @@
+package config
+
+import (
+	"time"
+)
+
+// Config is the whole configuration file. The zero value is not useful: start
+// from Default, or use Load or Parse, which fill in every default.
+type Config struct {
+	// StateDir is the directory holding the bbolt outbox. Default /var/lib/simhook.
+	StateDir string `yaml:"state_dir"`
+	// Timezone is the zone event dates are written in: an IANA name such as
+	// Europe/Paris, or Local for the system's zone. Default Local.
+	Timezone string `yaml:"timezone"`
+	// UserID is the id_user sent in inbound_call events. Default 1.
+	UserID int `yaml:"user_id"`
+	// Log sets the agent's log level and format.
+	Log Log `yaml:"log"`
+	// API configures the local control API (socket, optional TCP listener).
+	API API `yaml:"api"`
+	// Phones lists the GSM modems to drive. Default: none.
+	Phones []Phone `yaml:"phones"`
+	// Webhooks lists the endpoints events are delivered to. Default: none.
+	Webhooks []Webhook `yaml:"webhooks"`
+	// Delivery tunes how the outbox delivers webhooks.
+	Delivery Delivery `yaml:"delivery"`
+	// Reliability sets the phone_reliability alert thresholds.
+	Reliability Reliability `yaml:"reliability"`
+	// Sending tunes how send requests are queued and retried on the phones.
+	Sending Sending `yaml:"sending"`
+
+	// Path is the file the configuration was read from ("" when built in code).
+	Path string `yaml:"-"`
+}
+
+// Log is the log section.
+type Log struct {
+	// Level is the minimum level logged: debug, info, warn or error. Default info.
+	Level string `yaml:"level"`
+	// Format is text (logfmt-like, for the journal) or json. Default text.
+	Format string `yaml:"format"`
+}
+
+// API is the local control API section. It holds only strings, so two API
+// values can be compared with ==.
+type API struct {
+	// Socket is the Unix socket the API listens on; "" disables it.
+	// Default /run/simhook/api.sock.
+	Socket string `yaml:"socket"`
+	// Listen is an optional TCP address such as 127.0.0.1:8080. It requires a
+	// token. Default "" (no TCP listener).
+	Listen string `yaml:"listen"`
+	// Token is the bearer token the TCP listener requires. Default "".
+	Token string `yaml:"token,omitempty"`
+	// TokenFile names a file holding the token, instead of Token. Default "".
+	TokenFile string `yaml:"token_file,omitempty"`
+}
+
+// Phone is one GSM modem. Exactly one of Port and Match identifies it.
+type Phone struct {
+	// ID is the phone's id in events: a positive integer, unique. Required.
+	ID int `yaml:"id"`
+	// Port is the serial device, preferably a stable /dev/serial/by-id/ path.
+	Port string `yaml:"port,omitempty"`
+	// Match finds the modem by USB ids, IMEI or ICCID instead of a port.
+	Match Match `yaml:"match,omitempty"`
+	// Baud is the serial speed. Default 115200.
+	Baud int `yaml:"baud"`
+	// PIN is the SIM's PIN, if it has one. Default "".
+	PIN string `yaml:"pin,omitempty"`
+	// PINFile names a file holding the PIN, instead of PIN. Default "".
+	PINFile string `yaml:"pin_file,omitempty"`
+	// Storage is where received SMS are stored before being read: SM (the
+	// SIM), ME (the modem) or MT (both). Default SM.
+	Storage string `yaml:"storage"`
+	// DeliveryReports asks the network for a status report on every sent SMS.
+	// Default true.
+	DeliveryReports bool `yaml:"delivery_reports"`
+	// Calls is what happens to an inbound call once reported: ignore (let it
+	// ring) or reject (hang up). Default ignore.
+	Calls string `yaml:"calls"`
+	// Init lists extra AT commands sent after the standard initialisation.
+	// Default: none.
+	Init []string `yaml:"init"`
+	// CommandTimeout bounds the modem's answer to one AT command (sending
+	// waits up to 60s for the network). Default 10s.
+	CommandTimeout Duration `yaml:"command_timeout"`
+	// ProbeInterval is how often the phone is asked for its signal and
+	// registration; a probe that gets no answer marks it down. Default 30s.
+	ProbeInterval Duration `yaml:"probe_interval"`
+	// SweepInterval is the period of the safety sweep (AT+CMGL) that picks
+	// up messages whose +CMTI indication was lost. Default 10m.
+	SweepInterval Duration `yaml:"sweep_interval"`
+	// ConcatTimeout is how long the parts of an incomplete concatenated
+	// message wait on the modem for the rest; after it the message is
+	// delivered as it is, flagged incomplete. Default 24h.
+	ConcatTimeout Duration `yaml:"concat_timeout"`
+	// RingGap ends an inbound call when no RING came for this long (modems
+	// repeat RING every 3 to 6 seconds). Default 10s.
+	RingGap Duration `yaml:"ring_gap"`
+}
+
+// Match identifies a modem by what it reports rather than by its port. Every
+// field that is set must match.
+type Match struct {
+	// USB is the USB "vid:pid" in hex, such as "12d1:1506".
+	USB string `yaml:"usb,omitempty"`
+	// IMEI is the modem's IMEI (AT+CGSN).
+	IMEI string `yaml:"imei,omitempty"`
+	// ICCID is the SIM card's ICCID.
+	ICCID string `yaml:"iccid,omitempty"`
+}
+
+// IsZero reports whether no match criterion is set.
+func (m Match) IsZero() bool { return m == Match{} }
+
+// Webhook is one endpoint events are delivered to.
+type Webhook struct {
+	// Name identifies the endpoint in logs, metrics and the CLI: non-empty
+	// and unique. Required.
+	Name string `yaml:"name"`
+	// URL is the absolute http or https URL requests go to. Required.
+	URL string `yaml:"url"`
+	// Secret is the HMAC key requests are signed with. A value starting with
+	// whsec_ is a base64 Standard Webhooks key. One of Secret, SecretFile or
+	// Secrets is required.
+	Secret string `yaml:"secret,omitempty"`
+	// SecretFile names a file holding the secret, instead of Secret.
+	SecretFile string `yaml:"secret_file,omitempty"`
+	// Secrets lists the secrets during a rotation, new first: requests are
+	// signed with the first (legacy scheme) and with all (Standard Webhooks).
+	Secrets []string `yaml:"secrets,omitempty"`
+	// Events lists the event types sent to this endpoint. Default: all five.
+	Events []string `yaml:"events"`
+	// Phones lists the phone ids whose events are sent. Default: all phones.
+	Phones []int `yaml:"phones"`
+	// Method is post or get. Default post.
+	Method string `yaml:"method"`
+	// Format is form (RaspiSMS), json, or template. Default form.
+	Format string `yaml:"format"`
+	// Template is the Go text/template rendering the request body when
+	// Format is template. Default "".
+	Template string `yaml:"template,omitempty"`
+	// CustomData holds extra static fields added to every request. Default: none.
+	CustomData map[string]string `yaml:"custom_data"`
+	// Headers holds extra HTTP headers added to every request. Default: none.
+	Headers map[string]string `yaml:"headers"`
+	// Timeout bounds one request. Default 15s.
+	Timeout Duration `yaml:"timeout"`
+	// Retry is the retry schedule for failed requests.
+	Retry Retry `yaml:"retry"`
+}
+
+// Retry is a webhook's retry schedule: exponential backoff with jitter from
+// Initial up to MaxInterval between attempts, giving up after MaxAge.
+type Retry struct {
+	// Initial is the first wait after a failure. Default 5s.
+	Initial Duration `yaml:"initial"`
+	// MaxInterval caps the wait between attempts. Default 1h.
+	MaxInterval Duration `yaml:"max_interval"`
+	// MaxAge is how long an event is retried (time offline not counted)
+	// before it expires. Default 168h.
+	MaxAge Duration `yaml:"max_age"`
+}
+
+// Delivery is the delivery section.
+type Delivery struct {
+	// Concurrency bounds the requests in flight, 1 to 64. Default 4.
+	Concurrency int `yaml:"concurrency"`
+	// RequireTimeSync holds signed requests while the system clock is known
+	// to be unsynchronised (a Raspberry Pi has no real-time clock). Default true.
+	RequireTimeSync bool `yaml:"require_time_sync"`
+	// Retention is how long delivered, dead-lettered and expired events are
+	// kept for inspection and replay. Default 168h.
+	Retention Duration `yaml:"retention"`
+}
+
+// Reliability is the reliability section: when to send phone_reliability
+// alerts.
+type Reliability struct {
+	// CheckInterval is how often the rates are computed. Default 15m.
+	CheckInterval Duration `yaml:"check_interval"`
+	// Failed is the threshold on sends whose status is failed.
+	// Default enabled, rate 0.10, min_volume 25, period 120m, grace 1m.
+	Failed Threshold `yaml:"failed"`
+	// Unknown is the threshold on sends whose status stayed unknown.
+	// Default disabled, rate 0.25, min_volume 25, period 120m, grace 1m.
+	Unknown Threshold `yaml:"unknown"`
+}
+
+// Threshold is one reliability rule: alert when, over Period, at least
+// MinVolume SMS were sent by a phone and the unreliable ones reach Rate.
+type Threshold struct {
+	// Enabled turns the rule on.
+	Enabled bool `yaml:"enabled"`
+	// Rate is the unreliable share that triggers an alert, in (0, 1].
+	Rate float64 `yaml:"rate"`
+	// MinVolume is the fewest sends in Period for the rule to apply, at least 1.
+	MinVolume int `yaml:"min_volume"`
+	// Period is the sliding window the rate is computed over.
+	Period Duration `yaml:"period"`
+	// Grace leaves out sends younger than this (their status may still
+	// change). Shorter than Period.
+	Grace Duration `yaml:"grace"`
+	// AutoDisable stops using the phone for sending when the rule fires.
+	// Default false.
+	AutoDisable bool `yaml:"auto_disable"`
+}
+
+// Sending is the sending section: how send requests wait for and retry on a
+// phone.
+type Sending struct {
+	// QueueTimeout fails a send request that waited this long for a free
+	// phone. Default 10m.
+	QueueTimeout Duration `yaml:"queue_timeout"`
+	// MaxAttempts is how many times a send is tried on the modem before it is
+	// reported failed, at least 1. Default 3.
+	MaxAttempts int `yaml:"max_attempts"`
+}
+
+// Default values that are used in more than one place.
+const (
+	DefaultStateDir = "/var/lib/simhook"
+	DefaultSocket   = "/run/simhook/api.sock"
+	DefaultBaud     = 115200
+)
+
+// RedactedValue is what Redacted puts in place of every secret.
+const RedactedValue = "<redacted>"
+
+// Default returns a configuration with every default filled in, no phones and
+// no webhooks.
+func Default() *Config {
+	return &Config{
+		StateDir: DefaultStateDir,
+		Timezone: "Local",
+		UserID:   1,
+		Log:      Log{Level: "info", Format: "text"},
+		API:      API{Socket: DefaultSocket},
+		Delivery: Delivery{Concurrency: 4, RequireTimeSync: true, Retention: D(168 * time.Hour)},
+		Reliability: Reliability{
+			CheckInterval: D(15 * time.Minute),
+			Failed:        Threshold{Enabled: true, Rate: 0.10, MinVolume: 25, Period: D(120 * time.Minute), Grace: D(time.Minute)},
+			Unknown:       Threshold{Enabled: false, Rate: 0.25, MinVolume: 25, Period: D(120 * time.Minute), Grace: D(time.Minute)},
+		},
+		Sending: Sending{QueueTimeout: D(10 * time.Minute), MaxAttempts: 3},
+	}
+}
+
+// DefaultPhone returns a phone with every default filled in and no id or port.
+func DefaultPhone() Phone {
+	return Phone{Baud: DefaultBaud, Storage: "SM", DeliveryReports: true, Calls: "ignore",
+		CommandTimeout: D(10 * time.Second), ProbeInterval: D(30 * time.Second), SweepInterval: D(10 * time.Minute),
+		ConcatTimeout: D(24 * time.Hour), RingGap: D(10 * time.Second)}
+}
+
+// DefaultWebhook returns a webhook with every default filled in and no name,
+// URL or secret.
+func DefaultWebhook() Webhook {
+	return Webhook{
+		Method:  "post",
+		Format:  "form",
+		Timeout: D(15 * time.Second),
+		Retry:   Retry{Initial: D(5 * time.Second), MaxInterval: D(time.Hour), MaxAge: D(168 * time.Hour)},
+	}
+}
+
+// EventTypes are the five event types a webhook can subscribe to.
+var EventTypes = []string{"receive_sms", "send_sms", "send_sms_status_change", "inbound_call", "phone_reliability"}
+
+// Location returns the configured time zone. An unknown zone, which Validate
+// rejects, falls back to the system's.
+func (c *Config) Location() *time.Location {
+	if c.Timezone == "" || c.Timezone == "Local" {
+		return time.Local
+	}
+	loc, err := time.LoadLocation(c.Timezone)
+	if err != nil {
+		return time.Local
+	}
+	return loc
+}

@@ -1,0 +1,351 @@
+package config
+
+import (
+	"encoding/base64"
+	"fmt"
+	"maps"
+	"math"
+	"net"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"text/template"
+	"time"
+)
+
+// Validate checks every value of c and returns an *Errors listing all the
+// problems, or nil. Load and Parse already call it; use it on a Config built
+// or changed in code. Errors from Validate carry no line numbers.
+func (c *Config) Validate() error {
+	errs := &errList{}
+	validate(c, nil, errs)
+	return errs.err(c.Path)
+}
+
+// lineOf returns the line of key, or of its nearest ancestor that has one.
+func lineOf(lines map[string]int, key string) int {
+	for key != "" {
+		if l, ok := lines[key]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(key, ".[")
+		if i < 0 {
+			break
+		}
+		key = key[:i]
+	}
+	return 0
+}
+
+// checker records validation problems against key paths.
+type checker struct {
+	lines map[string]int
+	errs  *errList
+}
+
+func (k *checker) fail(key, format string, args ...any) {
+	k.errs.add(key, lineOf(k.lines, key), format, args...)
+}
+
+var (
+	usbID      = regexp.MustCompile(`^[0-9a-fA-F]{4}:[0-9a-fA-F]{4}$`)
+	imeiRe     = regexp.MustCompile(`^[0-9]{14,16}$`)
+	iccidRe    = regexp.MustCompile(`^[0-9]{18,22}[fF]?$`)
+	pinRe      = regexp.MustCompile(`^[0-9]{4,8}$`)
+	headerName = regexp.MustCompile("^[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$")
+)
+
+// reservedFields are the form fields simhook sends itself; neither
+// custom_data nor a webhook URL's query string may carry them.
+var reservedFields = []string{"webhook_timestamp", "webhook_random_id", "webhook_signature", "webhook_type", "body"}
+
+// reservedHeaders are the headers simhook sets itself; headers may not
+// replace them.
+var reservedHeaders = []string{"webhook-id", "webhook-timestamp", "webhook-signature", "content-length", "host"}
+
+// validate checks c, recording problems with lines when lines is known.
+func validate(c *Config, lines map[string]int, errs *errList) {
+	k := &checker{lines: lines, errs: errs}
+	if c.StateDir == "" {
+		k.fail("state_dir", "must not be empty")
+	}
+	if c.Timezone == "" {
+		k.fail("timezone", "must not be empty (use Local for the system's zone)")
+	} else if c.Timezone != "Local" {
+		if _, err := time.LoadLocation(c.Timezone); err != nil {
+			k.fail("timezone", "unknown time zone %q: use an IANA name such as Europe/Paris, or Local", c.Timezone)
+		}
+	}
+	if c.UserID < 1 {
+		k.fail("user_id", "must be a positive integer, got %d", c.UserID)
+	}
+	oneOf(k, "log.level", c.Log.Level, "debug", "info", "warn", "error")
+	oneOf(k, "log.format", c.Log.Format, "text", "json")
+	validateAPI(k, c.API)
+	ids := validatePhones(k, c.Phones)
+	validateWebhooks(k, c.Webhooks, ids)
+	if c.Delivery.Concurrency < 1 || c.Delivery.Concurrency > 64 {
+		k.fail("delivery.concurrency", "must be between 1 and 64, got %d", c.Delivery.Concurrency)
+	}
+	positive(k, "delivery.retention", c.Delivery.Retention)
+	positive(k, "reliability.check_interval", c.Reliability.CheckInterval)
+	validateThreshold(k, "reliability.failed", c.Reliability.Failed)
+	validateThreshold(k, "reliability.unknown", c.Reliability.Unknown)
+	positive(k, "sending.queue_timeout", c.Sending.QueueTimeout)
+	if c.Sending.MaxAttempts < 1 {
+		k.fail("sending.max_attempts", "must be at least 1, got %d", c.Sending.MaxAttempts)
+	}
+}
+
+// oneOf checks that v is one of the allowed values.
+func oneOf(k *checker, key, v string, allowed ...string) {
+	if !slices.Contains(allowed, v) {
+		k.fail(key, "must be one of %s, got %q", strings.Join(allowed, ", "), v)
+	}
+}
+
+// positive checks that a duration is above zero.
+func positive(k *checker, key string, d Duration) {
+	if d.Duration <= 0 {
+		k.fail(key, "must be a positive duration, got %s", d)
+	}
+}
+
+// atLeast checks that d is no shorter than min; shorter values would make
+// the phone misjudge a working modem (a RING gap of one second ends every
+// call between two RINGs).
+func atLeast(k *checker, key string, d Duration, min time.Duration) {
+	if d.Duration < min {
+		k.fail(key, "must be at least %s, got %s", D(min), d)
+	}
+}
+
+func validateAPI(k *checker, a API) {
+	if a.Socket != "" && !filepath.IsAbs(a.Socket) {
+		k.fail("api.socket", "must be an absolute path (or empty to disable the socket), got %q", a.Socket)
+	}
+	if a.Listen == "" {
+		return
+	}
+	if _, port, err := net.SplitHostPort(a.Listen); err != nil || port == "" {
+		k.fail("api.listen", "must be host:port such as 127.0.0.1:8080, got %q", a.Listen)
+	}
+	if a.Token == "" && a.TokenFile == "" {
+		k.fail("api.listen", "a TCP listener requires api.token or api.token_file")
+	}
+}
+
+// validatePhones checks the phones and returns the set of their ids.
+func validatePhones(k *checker, phones []Phone) map[int]bool {
+	ids := make(map[int]bool, len(phones))
+	for i, p := range phones {
+		key := fmt.Sprintf("phones[%d]", i)
+		switch {
+		case p.ID < 1:
+			k.fail(key+".id", "must be a positive integer, got %d", p.ID)
+		case ids[p.ID]:
+			k.fail(key+".id", "phone id %d is used twice", p.ID)
+		}
+		ids[p.ID] = true
+		switch {
+		case p.Port == "" && p.Match.IsZero():
+			k.fail(key, "set port or match to identify the modem")
+		case p.Port != "" && !p.Match.IsZero():
+			k.fail(key+".match", "set either port or match, not both")
+		case p.Port != "" && !filepath.IsAbs(p.Port):
+			k.fail(key+".port", "must be an absolute device path such as /dev/serial/by-id/..., got %q", p.Port)
+		}
+		if p.Match.USB != "" && !usbID.MatchString(p.Match.USB) {
+			k.fail(key+".match.usb", "must be vid:pid in hex such as \"12d1:1506\", got %q", p.Match.USB)
+		}
+		if p.Match.IMEI != "" && !imeiRe.MatchString(p.Match.IMEI) {
+			k.fail(key+".match.imei", "must be 14 to 16 digits, got %q", p.Match.IMEI)
+		}
+		if p.Match.ICCID != "" && !iccidRe.MatchString(p.Match.ICCID) {
+			k.fail(key+".match.iccid", "must be 18 to 22 digits, got %q", p.Match.ICCID)
+		}
+		if p.Baud < 1 {
+			k.fail(key+".baud", "must be a positive integer, got %d", p.Baud)
+		}
+		if p.PIN != "" && !pinRe.MatchString(p.PIN) {
+			pinKey := key + ".pin"
+			if p.PINFile != "" {
+				pinKey = key + ".pin_file"
+			}
+			k.fail(pinKey, "a PIN is 4 to 8 digits")
+		}
+		oneOf(k, key+".storage", p.Storage, "SM", "ME", "MT")
+		oneOf(k, key+".calls", p.Calls, "ignore", "reject")
+		atLeast(k, key+".command_timeout", p.CommandTimeout, time.Second)
+		atLeast(k, key+".probe_interval", p.ProbeInterval, time.Second)
+		atLeast(k, key+".sweep_interval", p.SweepInterval, 10*time.Second)
+		atLeast(k, key+".concat_timeout", p.ConcatTimeout, time.Minute)
+		atLeast(k, key+".ring_gap", p.RingGap, 2*time.Second)
+		for j, cmd := range p.Init {
+			ck := fmt.Sprintf("%s.init[%d]", key, j)
+			switch {
+			case !strings.HasPrefix(strings.ToUpper(cmd), "AT"):
+				k.fail(ck, "an AT command must start with AT, got %q", cmd)
+			case strings.ContainsAny(cmd, "\r\n\x1a\x1b"):
+				k.fail(ck, "an AT command must be one line without control characters")
+			}
+		}
+	}
+	return ids
+}
+
+func validateWebhooks(k *checker, hooks []Webhook, phoneIDs map[int]bool) {
+	names := make(map[string]bool, len(hooks))
+	for i, w := range hooks {
+		key := fmt.Sprintf("webhooks[%d]", i)
+		switch {
+		case strings.TrimSpace(w.Name) == "":
+			k.fail(key+".name", "must not be empty")
+		case names[w.Name]:
+			k.fail(key+".name", "webhook name %q is used twice", w.Name)
+		}
+		names[w.Name] = true
+		validateURL(k, key+".url", w.URL)
+		validateSecrets(k, key, w)
+		seen := map[string]bool{}
+		for j, e := range w.Events {
+			ek := fmt.Sprintf("%s.events[%d]", key, j)
+			switch {
+			case !slices.Contains(EventTypes, e):
+				k.fail(ek, "unknown event type %q: use %s", e, strings.Join(EventTypes, ", "))
+			case seen[e]:
+				k.fail(ek, "event type %q is listed twice", e)
+			}
+			seen[e] = true
+		}
+		for j, id := range w.Phones {
+			if !phoneIDs[id] {
+				k.fail(fmt.Sprintf("%s.phones[%d]", key, j), "no phone has id %d", id)
+			}
+		}
+		oneOf(k, key+".method", w.Method, "post", "get")
+		oneOf(k, key+".format", w.Format, "form", "json", "template")
+		if w.Method == "get" && (w.Format == "json" || w.Format == "template") {
+			k.fail(key+".method", "get carries the fields in the query string, so it needs format form, not %s", w.Format)
+		}
+		if w.Format == "template" {
+			if w.Template == "" {
+				k.fail(key+".template", "format template requires a template")
+			} else if _, err := template.New(w.Name).Parse(w.Template); err != nil {
+				k.fail(key+".template", "does not parse as a Go text/template: %v", err)
+			}
+		}
+		for _, name := range slices.Sorted(maps.Keys(w.CustomData)) {
+			if name == "" || slices.Contains(reservedFields, name) {
+				k.fail(key+".custom_data."+name, "field name %q is empty or reserved for simhook's own fields", name)
+			}
+		}
+		for _, name := range slices.Sorted(maps.Keys(w.Headers)) {
+			v := w.Headers[name]
+			hk := key + ".headers." + name
+			switch {
+			case !headerName.MatchString(name):
+				k.fail(hk, "%q is not a valid HTTP header name", name)
+			case slices.Contains(reservedHeaders, strings.ToLower(name)):
+				k.fail(hk, "header %s is set by simhook and cannot be replaced", name)
+			case strings.ContainsAny(v, "\r\n\x00"):
+				k.fail(hk, "a header value must not contain line breaks")
+			}
+		}
+		positive(k, key+".timeout", w.Timeout)
+		positive(k, key+".retry.initial", w.Retry.Initial)
+		positive(k, key+".retry.max_interval", w.Retry.MaxInterval)
+		positive(k, key+".retry.max_age", w.Retry.MaxAge)
+		if w.Retry.Initial.Duration > w.Retry.MaxInterval.Duration {
+			k.fail(key+".retry.initial", "must not exceed retry.max_interval (%s), got %s", w.Retry.MaxInterval, w.Retry.Initial)
+		}
+	}
+}
+
+func validateURL(k *checker, key, raw string) {
+	if raw == "" {
+		k.fail(key, "must not be empty")
+		return
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		k.fail(key, "not a valid URL: %v", err)
+	case u.Scheme != "http" && u.Scheme != "https":
+		k.fail(key, "must be an absolute http:// or https:// URL, got %q", raw)
+	case u.Host == "":
+		k.fail(key, "has no host: %q", raw)
+	case u.User != nil:
+		k.fail(key, "must not carry credentials; use headers instead")
+	default:
+		for _, name := range reservedInQuery(u.RawQuery) {
+			k.fail(key, "query parameter %q is one of simhook's own fields: a receiver that keeps the first value would read the URL's instead of simhook's; remove it from the URL", name)
+		}
+	}
+}
+
+// reservedInQuery returns, in order of appearance and once each, the
+// reserved field names that a raw query string holds as parameter names.
+// simhook appends its own fields after a URL's query (GET) or sends them in
+// the body (POST), so a receiver that keeps the first value of a name, or
+// merges the query with the form (PHP's $_REQUEST, Flask's request.values),
+// would take the URL's value for simhook's: such URLs are refused whatever
+// the method. Names are unescaped, and both "&" and ";" count as separators,
+// as some receivers' parsers split on either.
+func reservedInQuery(rawQuery string) []string {
+	var found []string
+	for _, pair := range strings.FieldsFunc(rawQuery, func(r rune) bool { return r == '&' || r == ';' }) {
+		name, _, _ := strings.Cut(pair, "=")
+		if n, err := url.QueryUnescape(name); err == nil {
+			name = n
+		}
+		if slices.Contains(reservedFields, name) && !slices.Contains(found, name) {
+			found = append(found, name)
+		}
+	}
+	return found
+}
+
+func validateSecrets(k *checker, key string, w Webhook) {
+	if w.Secret == "" && w.SecretFile == "" && len(w.Secrets) == 0 {
+		k.fail(key, "a webhook needs a secret: set secret, secret_file or secrets")
+	}
+	check := func(sk, s string) {
+		if s == "" {
+			k.fail(sk, "a secret must not be empty")
+			return
+		}
+		if rest, ok := strings.CutPrefix(s, "whsec_"); ok {
+			if _, err := base64.StdEncoding.DecodeString(rest); err != nil || rest == "" {
+				k.fail(sk, "a whsec_ secret must be followed by base64")
+			}
+		}
+	}
+	if w.Secret != "" {
+		sk := key + ".secret"
+		if w.SecretFile != "" {
+			sk = key + ".secret_file"
+		}
+		check(sk, w.Secret)
+	}
+	for j, s := range w.Secrets {
+		check(fmt.Sprintf("%s.secrets[%d]", key, j), s)
+	}
+}
+
+func validateThreshold(k *checker, key string, t Threshold) {
+	if math.IsNaN(t.Rate) || t.Rate <= 0 || t.Rate > 1 {
+		k.fail(key+".rate", "must be in (0, 1], got %v", t.Rate)
+	}
+	if t.MinVolume < 1 {
+		k.fail(key+".min_volume", "must be at least 1, got %d", t.MinVolume)
+	}
+	positive(k, key+".period", t.Period)
+	if t.Grace.Duration < 0 {
+		k.fail(key+".grace", "must not be negative, got %s", t.Grace)
+	} else if t.Grace.Duration >= t.Period.Duration && t.Period.Duration > 0 {
+		k.fail(key+".grace", "must be shorter than period (%s), got %s", t.Period, t.Grace)
+	}
+}

@@ -1,0 +1,309 @@
+package modem
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+// scripted is a fake modem over pipes: the test reads what the engine
+// writes and writes the modem's answers line by line.
+type scripted struct {
+	toModem   *io.PipeReader
+	fromHost  *io.PipeWriter
+	toHost    *io.PipeWriter
+	fromModem *io.PipeReader
+}
+
+func (s *scripted) Read(p []byte) (int, error)  { return s.fromModem.Read(p) }
+func (s *scripted) Write(p []byte) (int, error) { return s.fromHost.Write(p) }
+
+func newScripted(t *testing.T) (*scripted, *engine) {
+	t.Helper()
+	s := &scripted{}
+	s.toModem, s.fromHost = io.Pipe()
+	s.fromModem, s.toHost = io.Pipe()
+	e := newEngine(s)
+	t.Cleanup(func() {
+		s.toHost.Close()
+		s.toModem.Close()
+	})
+	return s, e
+}
+
+// commandAsync runs one command in the background and delivers its reply
+// lines; an error fails the test.
+func commandAsync(t *testing.T, e *engine, cmd string, timeout time.Duration) <-chan []string {
+	t.Helper()
+	done := make(chan []string, 1)
+	go func() {
+		lines, err := e.Command(context.Background(), cmd, timeout)
+		if err != nil {
+			t.Errorf("%s: %v", cmd, err)
+		}
+		done <- lines
+	}()
+	return done
+}
+
+// expect reads one command from the engine.
+func (s *scripted) expect(t *testing.T, want string) {
+	t.Helper()
+	buf := make([]byte, len(want))
+	if _, err := io.ReadFull(s.toModem, buf); err != nil || string(buf) != want {
+		t.Fatalf("engine wrote %q (%v), want %q", buf, err, want)
+	}
+}
+
+// answer writes modem output.
+func (s *scripted) answer(t *testing.T, out string) {
+	t.Helper()
+	if _, err := s.toHost.Write([]byte(out)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestEngineRoutesURCsOutOfReplies(t *testing.T) {
+	s, e := newScripted(t)
+	done := commandAsync(t, e, "+CSQ", time.Second)
+	s.expect(t, "AT+CSQ\r")
+	s.answer(t, "AT+CSQ\r\r\n+CMTI: \"SM\",3\r\n\r\n+CSQ: 17,99\r\nRING\r\n\r\nOK\r\n")
+	if lines := <-done; strings.Join(lines, "|") != "+CSQ: 17,99" {
+		t.Fatalf("reply %q", lines)
+	}
+	for _, want := range []string{`+CMTI: "SM",3`, "RING"} {
+		if u := nextURC(t, e); u.line != want {
+			t.Errorf("urc %q, want %q", u.line, want)
+		}
+	}
+}
+
+func TestEngineExpectedPrefixIsNotAURC(t *testing.T) {
+	s, e := newScripted(t)
+	done := make(chan []string)
+	go func() {
+		lines, _ := e.Command(context.Background(), "+CREG?", time.Second)
+		done <- lines
+	}()
+	s.expect(t, "AT+CREG?\r")
+	s.answer(t, "\r\n+CREG: 0,1\r\n\r\nOK\r\n")
+	if lines := <-done; len(lines) != 1 || lines[0] != "+CREG: 0,1" {
+		t.Fatalf("reply %q", lines)
+	}
+}
+
+func TestEngineErrorsAndTwoLineURC(t *testing.T) {
+	s, e := newScripted(t)
+	tests := []struct {
+		answer string
+		check  func(error) bool
+	}{
+		{"\r\n+CMS ERROR: 321\r\n", func(err error) bool {
+			var c *CMSError
+			return errors.As(err, &c) && c.Code == 321
+		}},
+		{"\r\n+CME ERROR: 10\r\n", func(err error) bool { var c *CMEError; return errors.As(err, &c) }},
+		{"\r\nERROR\r\n", func(err error) bool { return errors.Is(err, ErrCommand) }},
+	}
+	for _, tt := range tests {
+		errc := make(chan error)
+		go func() {
+			_, err := e.Command(context.Background(), "+CMGR=1", time.Second)
+			errc <- err
+		}()
+		s.expect(t, "AT+CMGR=1\r")
+		s.answer(t, tt.answer)
+		if err := <-errc; !tt.check(err) {
+			t.Errorf("answer %q gave %v", tt.answer, err)
+		}
+	}
+	s.answer(t, "\r\n+CDS: 25\r\n0006D60B911326880736F4111011719551401110117195714000\r\n")
+	if u := nextURC(t, e); u.line != "+CDS: 25" || !strings.HasPrefix(u.pdu, "0006D6") {
+		t.Errorf("two-line URC %+v", u)
+	}
+}
+
+// TestEngineResyncAfterTimeout: a late reply to a timed-out command must
+// not be taken for the next command's.
+func TestEngineResyncAfterTimeout(t *testing.T) {
+	s, e := newScripted(t)
+	errc := make(chan error)
+	go func() {
+		_, err := e.Command(context.Background(), "+CGMI", 50*time.Millisecond)
+		errc <- err
+	}()
+	s.expect(t, "AT+CGMI\r")
+	if err := <-errc; !errors.Is(err, ErrTimeout) {
+		t.Fatalf("want a timeout, got %v", err)
+	}
+	done := commandAsync(t, e, "+CGSN", time.Second)
+	s.answer(t, "\r\nLATE MAKER\r\n\r\nOK\r\n") // the late reply to +CGMI
+	s.expect(t, "AT+CMEE?\r")                   // resynchronisation
+	s.answer(t, "\r\n+CMEE: 1\r\n\r\nOK\r\n")
+	s.expect(t, "AT+CGSN\r")
+	s.answer(t, "\r\n356938035643809\r\n\r\nOK\r\n")
+	if lines := <-done; strings.Join(lines, "|") != "356938035643809" {
+		t.Fatalf("+CGSN got %q", lines)
+	}
+}
+
+// nextURC waits for the next indication.
+func nextURC(t *testing.T, e *engine) urc {
+	t.Helper()
+	deadline := time.After(2 * time.Second)
+	for {
+		if u, ok := e.urcs.pop(); ok {
+			return u
+		}
+		select {
+		case <-e.urcs.ready:
+		case <-deadline:
+			t.Fatal("no indication")
+		}
+	}
+}
+
+// TestEngineSendPrompt scripts the +CMGS exchange: the prompt without a
+// line end, the PDU and Ctrl-Z, then the reference or a refusal, with
+// indications interleaved.
+func TestEngineSendPrompt(t *testing.T) {
+	tests := []struct {
+		name   string
+		prompt string // what the modem writes after the command
+		reply  string // what it writes after the PDU ("" when no PDU is expected)
+		lines  string
+		check  func(error) bool
+	}{
+		{"accepted", "\r\n> ", "\r\n+CMTI: \"SM\",4\r\n\r\n+CMGS: 17\r\n\r\nOK\r\n", "+CMGS: 17", func(err error) bool { return err == nil }},
+		{"refused", "\r\n> ", "\r\n+CMS ERROR: 38\r\n", "", func(err error) bool {
+			var c *CMSError
+			return errors.As(err, &c) && c.Code == 38 && Temporary(err)
+		}},
+		{"no prompt", "\r\n+CMS ERROR: 304\r\n", "", "", func(err error) bool {
+			var c *CMSError
+			return errors.As(err, &c) && c.Code == 304
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, e := newScripted(t)
+			type result struct {
+				lines []string
+				err   error
+			}
+			done := make(chan result)
+			go func() {
+				lines, err := e.CommandPDU(context.Background(), "+CMGS=20", "0011AB", time.Second)
+				done <- result{lines, err}
+			}()
+			s.expect(t, "AT+CMGS=20\r")
+			s.answer(t, tt.prompt)
+			if tt.reply != "" {
+				s.expect(t, "0011AB\x1a")
+				s.answer(t, tt.reply)
+			}
+			r := <-done
+			if strings.Join(r.lines, "|") != tt.lines || !tt.check(r.err) {
+				t.Errorf("got %q %v", r.lines, r.err)
+			}
+		})
+	}
+}
+
+// TestEngineStopsWhenThePortFails: a read error (an unplugged pty gives
+// EIO) stops the reader, and commands fail with ErrClosed, not a timeout.
+func TestEngineStopsWhenThePortFails(t *testing.T) {
+	s, e := newScripted(t)
+	s.toHost.CloseWithError(errors.New("read /dev/ttyUSB2: input/output error"))
+	select {
+	case <-e.dead:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the reader did not stop")
+	}
+	if _, err := e.Command(context.Background(), "+CSQ", time.Second); !errors.Is(err, ErrClosed) {
+		t.Errorf("command on a dead port: %v", err)
+	}
+}
+
+// TestEngineKeepsLongReplies: a +CMGL reply of a full storage arrives in
+// one go, faster than the command reads it; no line of it may be lost (a
+// lost PDU line is a skipped message, a lost OK a timeout that spends the
+// indications that led to the read).
+func TestEngineKeepsLongReplies(t *testing.T) {
+	const n = 1000
+	s, e := newScripted(t)
+	var reply strings.Builder
+	for i := range n {
+		fmt.Fprintf(&reply, "+CMGL: %d,0,,24\r\n%040X\r\n", i, i)
+	}
+	reply.WriteString("\r\nOK\r\n")
+	type result struct {
+		lines []string
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		lines, err := e.Command(context.Background(), "+CMGL=4", 5*time.Second)
+		done <- result{lines, err}
+	}()
+	s.expect(t, "AT+CMGL=4\r")
+	s.answer(t, reply.String())
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("+CMGL: %v", r.err)
+	}
+	recs, stray := storedRecords(r.lines, "+CMGL:")
+	if len(recs) != n || stray != 0 {
+		t.Fatalf("%d records and %d stray lines, want %d and 0", len(recs), stray, n)
+	}
+	for i, rec := range recs {
+		if want := fmt.Sprintf("%040X", i); rec.pdu != want {
+			t.Fatalf("record %d has PDU %s, want %s", i, rec.pdu, want)
+		}
+	}
+}
+
+// TestEngineResyncIsNotFooledByALateOK: the late reply to a timed-out read
+// ends with OK while the resynchronisation waits for its own answer, which
+// a slow modem gives 300 ms later. The next read must get its own reply, not
+// the one before (that shift once made a read of slot 3 return slot 2's
+// message, and the delete that followed removed slot 3 unread).
+func TestEngineResyncIsNotFooledByALateOK(t *testing.T) {
+	s, e := newScripted(t)
+	errc := make(chan error)
+	go func() {
+		_, err := e.Command(context.Background(), "+CMGR=1", 50*time.Millisecond)
+		errc <- err
+	}()
+	s.expect(t, "AT+CMGR=1\r")
+	if err := <-errc; !errors.Is(err, ErrTimeout) {
+		t.Fatalf("want a timeout, got %v", err)
+	}
+	done := commandAsync(t, e, "+CMGR=2", 3*time.Second)
+	s.expect(t, "AT+CMEE?\r")
+	s.answer(t, "\r\n+CMGR: 0,,24\r\n0011\r\n\r\nOK\r\n") // the late reply to +CMGR=1
+	time.Sleep(300 * time.Millisecond)
+	s.answer(t, "\r\n+CMEE: 1\r\n\r\nOK\r\n")
+	s.expect(t, "AT+CMGR=2\r")
+	s.answer(t, "\r\n+CMGR: 0,,24\r\n0022\r\n\r\nOK\r\n")
+	if lines := <-done; strings.Join(lines, "|") != "+CMGR: 0,,24|0022" {
+		t.Fatalf("+CMGR=2 got %q", lines)
+	}
+}
+
+// TestEngineSkipsALateResyncAnswer: an answer to a resynchronisation that
+// comes after the engine went on is recognised by its +CMEE: line and
+// skipped with its OK; the command gets its own reply.
+func TestEngineSkipsALateResyncAnswer(t *testing.T) {
+	s, e := newScripted(t)
+	done := commandAsync(t, e, "+CSQ", time.Second)
+	s.expect(t, "AT+CSQ\r")
+	s.answer(t, "\r\n+CMEE: 1\r\n\r\nOK\r\n\r\n+CSQ: 17,99\r\n\r\nOK\r\n")
+	if lines := <-done; strings.Join(lines, "|") != "+CSQ: 17,99" {
+		t.Fatalf("+CSQ got %q", lines)
+	}
+}

@@ -1,0 +1,70 @@
+package modem
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.bug.st/serial"
+	"go.bug.st/serial/enumerator"
+)
+
+// listPorts lists the serial ports with their USB ids; tests replace it
+// (pseudo-terminals are not enumerated).
+var listPorts = func() ([]*enumerator.PortDetails, error) { return enumerator.GetDetailedPortsList() }
+
+// match finds the port of the modem described by Config.Match: by USB
+// vendor:product id from the enumerator, or by asking each candidate port
+// for its IMEI (+CGSN) or ICCID (+CCID).
+func (p *Phone) match(ctx context.Context) (string, error) {
+	m := p.cfg.Match
+	ports, err := listPorts()
+	if err != nil {
+		return "", fmt.Errorf("listing serial ports: %w", err)
+	}
+	var candidates []string
+	for _, port := range ports {
+		if m.USB != "" {
+			if !port.IsUSB || !strings.EqualFold(port.VID+":"+port.PID, m.USB) {
+				continue
+			}
+		}
+		candidates = append(candidates, port.Name)
+	}
+	if m.IMEI == "" && m.ICCID == "" {
+		if len(candidates) == 0 {
+			return "", fmt.Errorf("no serial port matches usb %s", m.USB)
+		}
+		return candidates[0], nil
+	}
+	for _, name := range candidates {
+		id, err := p.askIdentity(ctx, name)
+		if err != nil {
+			continue
+		}
+		if m.IMEI != "" && strings.Contains(id, m.IMEI) || m.ICCID != "" && strings.Contains(id, m.ICCID) {
+			return name, nil
+		}
+	}
+	return "", fmt.Errorf("no modem matches %+v among %d ports", m, len(candidates))
+}
+
+// askIdentity opens a port briefly and returns its +CGSN and +CCID answers.
+func (p *Phone) askIdentity(ctx context.Context, name string) (string, error) {
+	port, err := serial.Open(name, &serial.Mode{BaudRate: p.cfg.Baud})
+	if err != nil {
+		return "", err
+	}
+	defer port.Close()
+	eng := newEngine(port)
+	var out []string
+	for _, c := range []string{"E0", "+CGSN", "+CCID"} {
+		lines, err := eng.Command(ctx, c, 2*time.Second)
+		if err != nil && c == "E0" {
+			return "", err
+		}
+		out = append(out, lines...)
+	}
+	return strings.Join(out, " "), nil
+}

@@ -1,0 +1,60 @@
+package modem
+
+import (
+	"testing"
+	"time"
+
+	"github.com/simhook/simhook/modem/modemsim"
+	"go.bug.st/serial/enumerator"
+)
+
+// TestMatch finds a modem among several ports by USB id, IMEI or ICCID,
+// asking each candidate over its real (pseudo-terminal) serial port.
+func TestMatch(t *testing.T) {
+	a := modemsim.Start(t, modemsim.Options{IMEI: "350000000000001", ICCID: "8933000000000000001"})
+	b := modemsim.Start(t, modemsim.Options{IMEI: "350000000000002", ICCID: "8933000000000000002", Profile: modemsim.Huawei})
+	saved := listPorts
+	t.Cleanup(func() { listPorts = saved })
+	listPorts = func() ([]*enumerator.PortDetails, error) {
+		return []*enumerator.PortDetails{
+			{Name: "/dev/nonexistent-tty", IsUSB: true, VID: "12d1", PID: "1001"},
+			{Name: a.Path(), IsUSB: true, VID: "2c7c", PID: "0125"},
+			{Name: b.Path(), IsUSB: true, VID: "12d1", PID: "1506"},
+		}, nil
+	}
+	tests := []struct {
+		name  string
+		match Match
+		want  string // "" when nothing must match
+	}{
+		{"usb id", Match{USB: "2c7c:0125"}, a.Path()},
+		{"imei", Match{IMEI: "350000000000002"}, b.Path()},
+		{"iccid behind a vendor prefix", Match{ICCID: "8933000000000000002"}, b.Path()},
+		{"usb id and imei", Match{USB: "12d1:1506", IMEI: "350000000000002"}, b.Path()},
+		{"imei on another usb id", Match{USB: "2c7c:0125", IMEI: "350000000000002"}, ""},
+		{"unknown imei", Match{IMEI: "359999999999999"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := NewPhone(Config{ID: 1, Match: tt.match}, &recorder{})
+			ctx := t.Context()
+			got, err := p.match(ctx)
+			if tt.want == "" {
+				if err == nil {
+					t.Errorf("matched %s", got)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Errorf("got %q %v, want %q", got, err, tt.want)
+			}
+		})
+	}
+	// A phone configured by match comes up on the matched port.
+	rec := &recorder{}
+	p := runPhone(t, b, rec, func(c *Config) { c.Port, c.Match = "", Match{IMEI: "350000000000002"} })
+	eventually(t, 10*time.Second, "phone up", rec.up)
+	if st := p.State(); st.Port != b.Path() || st.IMEI != "350000000000002" {
+		t.Errorf("state %+v", st)
+	}
+}

@@ -1,0 +1,423 @@
+package modem
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"go.bug.st/serial"
+)
+
+// Phone drives one modem: it connects, initialises, receives, reports and
+// reconnects until its context ends.
+type Phone struct {
+	cfg Config
+	h   Handler
+	log *slog.Logger
+
+	mu    sync.Mutex
+	state State
+	eng   *engine // nil while down
+	live  *engine // the session's engine, also while initialising (for Stats)
+	port  string
+	// capacity is the receive storage's size from +CPMS (0 if unknown).
+	capacity int
+	// handled holds slots whose content the handler accepted but whose
+	// delete failed, by index, with that content. It outlives a session:
+	// after a reconnect the sweep deletes them rather than offering them
+	// again. (A process restart forgets it; Message.Key covers that.)
+	handled map[int]string
+	// pinRefused: the SIM refused the configured PIN; it is not sent again.
+	pinRefused bool
+
+	refMu   sync.Mutex
+	nextRef uint16
+
+	stats counters
+}
+
+// counters are the driver's own counts.
+type counters struct {
+	mu                        sync.Mutex
+	malformed, junk, timeouts int
+	dropped                   int // indications dropped by finished sessions' engines
+}
+
+// Stats are a phone's running counts of what it skipped or survived. Bad
+// input is logged, counted here and skipped; it never stops the phone.
+type Stats struct {
+	// Malformed counts stored PDUs that could not be decoded.
+	Malformed int
+	// Junk counts lines on the serial line that made no sense.
+	Junk int
+	// Timeouts counts commands the modem did not answer in time.
+	Timeouts int
+	// DroppedIndications counts indications dropped from a full queue
+	// (a sweep recovers the messages they announced).
+	DroppedIndications int
+}
+
+// Stats returns the phone's counts since NewPhone.
+func (p *Phone) Stats() Stats {
+	p.mu.Lock()
+	eng := p.live
+	p.mu.Unlock()
+	p.stats.mu.Lock()
+	st := Stats{Malformed: p.stats.malformed, Junk: p.stats.junk, Timeouts: p.stats.timeouts, DroppedIndications: p.stats.dropped}
+	p.stats.mu.Unlock()
+	if eng != nil {
+		st.Junk += int(eng.junk.Load())
+		st.DroppedIndications += eng.urcs.droppedCount()
+	}
+	return st
+}
+
+// retire adds a finished session's engine counts to the phone's.
+func (p *Phone) retire(eng *engine) {
+	p.stats.mu.Lock()
+	p.stats.junk += int(eng.junk.Load())
+	p.stats.dropped += eng.urcs.droppedCount()
+	p.stats.mu.Unlock()
+}
+
+// NewPhone prepares a phone; Run drives it.
+func NewPhone(cfg Config, h Handler) *Phone {
+	cfg = cfg.withDefaults()
+	p := &Phone{cfg: cfg, h: h, log: cfg.Logger}
+	p.state = State{Phone: cfg.ID, Status: "connecting", Signal: 99, Port: cfg.Port, Since: time.Now()}
+	p.nextRef = uint16(time.Now().UnixNano()%250) + 1
+	return p
+}
+
+// State returns the phone's last state.
+func (p *Phone) State() State {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.state
+}
+
+// setState changes the state and tells the handler.
+func (p *Phone) setState(fn func(s *State)) {
+	p.mu.Lock()
+	before := p.state
+	fn(&p.state)
+	if p.state.Status != before.Status {
+		p.state.Since = time.Now()
+	}
+	s := p.state
+	p.mu.Unlock()
+	p.h.HandleState(s)
+}
+
+// storageCapacity is the receive storage's size as the modem reported it.
+func (p *Phone) storageCapacity() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.capacity
+}
+
+// wasHandled reports whether slot idx holds content already handed over.
+func (p *Phone) wasHandled(idx int, line string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.handled[idx] == line && line != ""
+}
+
+// setHandled records (line != "") or forgets (line == "") a handed-over
+// slot that is still on the modem.
+func (p *Phone) setHandled(idx int, line string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if line == "" {
+		delete(p.handled, idx)
+		return
+	}
+	if p.handled == nil {
+		p.handled = make(map[int]string)
+	}
+	p.handled[idx] = line
+}
+
+// engine returns the current AT engine, or nil while down.
+func (p *Phone) engine() *engine {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.eng
+}
+
+// Run connects and serves until ctx ends, reconnecting with capped backoff
+// whenever the modem goes away or stops making sense. It returns only when
+// ctx is done.
+func (p *Phone) Run(ctx context.Context) error {
+	backoff := p.cfg.Backoff.Initial
+	for ctx.Err() == nil {
+		p.setState(func(s *State) { s.Status = "connecting" })
+		started := time.Now()
+		err := p.session(ctx)
+		if ctx.Err() != nil {
+			break
+		}
+		p.log.Warn("phone down; reconnecting", "phone", p.cfg.ID, "err", err, "in", backoff)
+		p.setState(func(s *State) {
+			s.Status = "down"
+			s.Reconnects++
+			if err != nil {
+				s.LastError = err.Error()
+			}
+		})
+		if time.Since(started) > 30*time.Second {
+			backoff = p.cfg.Backoff.Initial
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, p.cfg.Backoff.Max)
+	}
+	p.setState(func(s *State) { s.Status = "down"; s.LastError = "stopped" })
+	return nil
+}
+
+// session opens the port, initialises the modem and serves it until an
+// error or ctx ends.
+func (p *Phone) session(ctx context.Context) error {
+	path, err := p.findPort(ctx)
+	if err != nil {
+		return err
+	}
+	port, err := serial.Open(path, &serial.Mode{BaudRate: p.cfg.Baud})
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// Closing the port is what stops the engine's reader.
+	closed := make(chan struct{})
+	go func() {
+		select {
+		case <-sctx.Done():
+		case <-closed:
+		}
+		port.Close()
+	}()
+	defer close(closed)
+	eng := newEngine(port)
+	p.mu.Lock()
+	p.live = eng
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.eng, p.live = nil, nil
+		p.mu.Unlock()
+		p.retire(eng)
+	}()
+	if err := p.initialise(sctx, eng); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.eng, p.port = eng, path
+	p.mu.Unlock()
+	p.setState(func(s *State) { s.Status = "up"; s.Port = path; s.LastError = "" })
+	p.log.Info("phone up", "phone", p.cfg.ID, "port", path)
+	return p.serve(sctx, eng)
+}
+
+// findPort resolves the configured port or match.
+func (p *Phone) findPort(ctx context.Context) (string, error) {
+	if p.cfg.Port != "" {
+		return p.cfg.Port, nil
+	}
+	return p.match(ctx)
+}
+
+// cmd runs one command with the default timeout.
+func (p *Phone) cmd(ctx context.Context, eng *engine, c string) ([]string, error) {
+	lines, err := eng.Command(ctx, c, p.cfg.CommandTimeout)
+	if errors.Is(err, ErrTimeout) {
+		p.stats.mu.Lock()
+		p.stats.timeouts++
+		p.stats.mu.Unlock()
+	}
+	return lines, err
+}
+
+// serve handles indications, probes and sweeps until the port fails.
+func (p *Phone) serve(ctx context.Context, eng *engine) error {
+	r := newReceiver(p)
+	if err := r.sweep(ctx, eng); err != nil && !errors.Is(err, ErrCommand) {
+		return err
+	}
+	probe := time.NewTicker(p.cfg.ProbeInterval)
+	defer probe.Stop()
+	sweep := time.NewTicker(p.cfg.SweepInterval)
+	defer sweep.Stop()
+	calls := newCallTracker(p)
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	failures := 0
+	dropped := eng.urcs.droppedCount()
+	for {
+		select {
+		case <-ctx.Done():
+			calls.endAll(ctx)
+			return ctx.Err()
+		case <-eng.dead:
+			calls.endAll(ctx)
+			if eng.err != nil && !errors.Is(eng.err, io.EOF) {
+				return fmt.Errorf("%w: %v", ErrClosed, eng.err)
+			}
+			return ErrClosed
+		case <-eng.urcs.ready:
+			if err := p.handleQueued(ctx, eng, r, calls); err != nil {
+				return err
+			}
+			if d := eng.urcs.droppedCount(); d > dropped {
+				r.sweepSoon(fmt.Errorf("%d indications dropped (queue full)", d-dropped))
+				dropped = d
+			}
+		case <-tick.C:
+			calls.tick(ctx, eng)
+			if r.hasDue() {
+				if err := r.sweep(ctx, eng); errors.Is(err, ErrClosed) {
+					return err
+				}
+			}
+		case <-probe.C:
+			if err := p.probe(ctx, eng); err != nil {
+				failures++
+				p.log.Warn("health probe failed", "phone", p.cfg.ID, "err", err, "failures", failures)
+				if failures >= 3 || errors.Is(err, ErrClosed) {
+					return fmt.Errorf("health probe: %w", err)
+				}
+				continue
+			}
+			failures = 0
+		case <-sweep.C:
+			if err := r.sweep(ctx, eng); errors.Is(err, ErrClosed) {
+				return err
+			}
+		}
+	}
+}
+
+// handleQueued acts on every queued indication. When several new-message
+// indications are waiting (a burst), one AT+CMGL reads them all instead of
+// one AT+CMGR each: on a modem that takes 100-300 ms per command that halves
+// the time a burst takes.
+func (p *Phone) handleQueued(ctx context.Context, eng *engine, r *receiver, calls *callTracker) error {
+	var batch []urc
+	for {
+		u, ok := eng.urcs.pop()
+		if !ok {
+			break
+		}
+		batch = append(batch, u)
+	}
+	stored := 0
+	for _, u := range batch {
+		if hasPrefix(u.line, "+CMTI:") || hasPrefix(u.line, "+CDSI:") {
+			stored++
+		}
+	}
+	swept := false
+	for _, u := range batch {
+		isStored := hasPrefix(u.line, "+CMTI:") || hasPrefix(u.line, "+CDSI:")
+		if isStored && stored > 1 {
+			if swept {
+				continue
+			}
+			swept = true
+			if err := r.sweep(ctx, eng); errors.Is(err, ErrClosed) {
+				return err
+			}
+			continue
+		}
+		if err := p.handleURC(ctx, eng, r, calls, u); err != nil && errors.Is(err, ErrClosed) {
+			return err
+		}
+	}
+	return nil
+}
+
+// handleURC acts on one indication.
+func (p *Phone) handleURC(ctx context.Context, eng *engine, r *receiver, calls *callTracker, u urc) error {
+	switch {
+	case hasPrefix(u.line, "+CMTI:"), hasPrefix(u.line, "+CDSI:"):
+		mem, idx, ok := parseStorageIndex(u.line)
+		if !ok {
+			p.countJunk(1)
+			return nil
+		}
+		if hasPrefix(u.line, "+CMTI:") && mem != "" && !strings.EqualFold(mem, p.cfg.Storage) {
+			// The index counts in another storage than the one reads
+			// use (a class 2 message kept on the SIM while reading ME,
+			// or any indication with the combined MT): reading it by
+			// index would read a different slot. A sweep lists what the
+			// read storage holds.
+			r.sweepSoon(fmt.Errorf("indication for storage %s while reading %s; set storage to match if this repeats", mem, p.cfg.Storage))
+			return nil
+		}
+		return r.read(ctx, eng, idx)
+	case hasPrefix(u.line, "+CDS:"):
+		return r.directReport(ctx, eng, u.pdu)
+	case hasPrefix(u.line, "+CMT:"):
+		return r.directMessage(ctx, eng, u.pdu)
+	case u.line == "RING" || hasPrefix(u.line, "+CRING:"):
+		calls.ring(ctx, eng)
+	case hasPrefix(u.line, "+CLIP:"):
+		calls.clip(ctx, eng, parseCLIP(u.line))
+	case u.line == "NO CARRIER":
+		calls.hungUp(ctx)
+	case hasPrefix(u.line, "+CREG:"):
+		p.setState(func(s *State) { s.Registration = registrationName(u.line) })
+	default:
+		p.log.Debug("ignored unsolicited line", "phone", p.cfg.ID, "line", u.line)
+	}
+	return nil
+}
+
+// probe checks the modem answers and refreshes signal and registration.
+func (p *Phone) probe(ctx context.Context, eng *engine) error {
+	lines, err := p.cmd(ctx, eng, "+CSQ")
+	if err != nil {
+		return err
+	}
+	p.countJunk(strayLines(lines, "+CSQ:"))
+	sig := 99
+	for _, l := range lines {
+		if hasPrefix(l, "+CSQ:") {
+			fmt.Sscanf(l[len("+CSQ:"):], " %d", &sig)
+		}
+	}
+	reg := ""
+	if lines, err := p.cmd(ctx, eng, "+CREG?"); err == nil {
+		p.countJunk(strayLines(lines, "+CREG:"))
+		for _, l := range lines {
+			if hasPrefix(l, "+CREG:") {
+				reg = registrationName(l)
+			}
+		}
+	}
+	p.setState(func(s *State) {
+		s.Signal = sig
+		if reg != "" {
+			s.Registration = reg
+		}
+	})
+	return nil
+}
+
+// countJunk records n lines on the serial line that made no sense.
+func (p *Phone) countJunk(n int) {
+	if n == 0 {
+		return
+	}
+	p.stats.mu.Lock()
+	p.stats.junk += n
+	p.stats.mu.Unlock()
+}

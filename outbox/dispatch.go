@@ -1,0 +1,556 @@
+package outbox
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/simhook/simhook/webhook"
+	"go.etcd.io/bbolt"
+)
+
+// stopGrace is how long Run waits for requests in flight when it stops.
+const stopGrace = 5 * time.Second
+
+// pick is one delivery chosen to be attempted.
+type pick struct {
+	seq      uint64
+	endpoint string
+	probe    bool
+}
+
+func (p pick) key() string { return string(deliveryKey(p.seq, p.endpoint)) }
+
+// attemptResult is what one request got.
+type attemptResult struct {
+	pick
+	status     int
+	retryAfter time.Duration
+	err        error
+	skipped    bool // nothing to send any more (delivered, removed, parked)
+	started    time.Time
+}
+
+// Run dispatches until ctx ends. It then stops taking new work, waits up to
+// a few seconds for the requests in flight and records their outcome.
+func (o *Outbox) Run(ctx context.Context) error {
+	reqCtx, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelRequests()
+	// A request frees its slot as soon as it has its answer; its delivery
+	// stays in inflight (not picked again) until the outcome is committed,
+	// which happens in the next group transaction. Up to maxInflight
+	// deliveries are between the two.
+	maxInflight := 4 * o.opts.Concurrency
+	done := make(chan string, maxInflight)
+	slotFreed := make(chan struct{}, 1)
+	var busy atomic.Int32
+	inflight := make(map[string]bool)
+	var wg sync.WaitGroup
+	lastPrune := time.Time{}
+	holdLogged := false
+	lastRelease := time.Now()
+	for ctx.Err() == nil {
+		if time.Since(lastRelease) > releaseEvery {
+			lastRelease = time.Now()
+			o.releaseMapped()
+		}
+		now := o.opts.Clock.Now()
+		// A clock set back would otherwise stop retention until it caught
+		// up again.
+		if now.Sub(lastPrune) > o.pruneEvery() || now.Before(lastPrune) {
+			lastPrune = now
+			if n, err := o.prune(now); err != nil {
+				o.opts.Logger.Error("pruning the outbox", "err", err)
+			} else if n > 0 {
+				o.opts.Logger.Info("pruned delivered events", "events", n)
+			}
+		}
+		wake := now.Add(time.Minute)
+		hold := o.opts.RequireTimeSync && !o.opts.TimeSynced()
+		if hold {
+			if !holdLogged {
+				o.opts.Logger.Warn("holding webhooks: the system clock is not synchronised yet")
+				holdLogged = true
+			}
+			wake = now.Add(time.Second) // look again soon: NTP may sync any moment
+		} else if free := min(o.opts.Concurrency-int(busy.Load()), maxInflight-len(inflight)); free > 0 {
+			holdLogged = false
+			picks, next, err := o.pickDue(now, free, inflight)
+			if err != nil {
+				o.opts.Logger.Error("reading due deliveries", "err", err)
+			}
+			if next.Before(wake) {
+				wake = next
+			}
+			for _, p := range picks {
+				inflight[p.key()] = true
+				busy.Add(1)
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					res := o.attempt(reqCtx, p)
+					o.settle(res, func() {
+						busy.Add(-1)
+						select {
+						case slotFreed <- struct{}{}:
+						default:
+						}
+					})
+					done <- p.key()
+				}()
+			}
+		}
+		if int(busy.Load()) >= o.opts.Concurrency || len(inflight) >= maxInflight {
+			wake = now.Add(time.Minute) // a finishing request wakes the loop
+		}
+		d := wake.Sub(now)
+		if d < 0 {
+			d = 0
+		}
+		timer := o.opts.Clock.NewTimer(d)
+		select {
+		case <-ctx.Done():
+		case <-o.kick:
+		case k := <-done:
+			delete(inflight, k)
+		case <-slotFreed:
+		case <-timer.C():
+		}
+		timer.Stop()
+	}
+	// Stop: let the requests in flight finish for a while, then cut them.
+	finished := make(chan struct{})
+	go func() {
+		for range inflight {
+			<-done
+		}
+		close(finished)
+	}()
+	select {
+	case <-finished:
+	case <-time.After(stopGrace):
+		cancelRequests()
+		<-finished
+	}
+	wg.Wait()
+	return nil
+}
+
+// pruneEvery is how often retention runs.
+func (o *Outbox) pruneEvery() time.Duration {
+	return min(time.Hour, max(o.opts.Retention/10, time.Minute))
+}
+
+// pickDue chooses up to n deliveries to attempt now, fairly across
+// endpoints, and returns when the next one is due. Per endpoint:
+//   - offline (no endpoint answers): only a probe, the oldest delivery, once
+//     per ProbeInterval;
+//   - draining (an endpoint answered after failures): the backlog oldest
+//     first, whatever its backoff said;
+//   - failing: a probe when its time comes, else what is due;
+//   - healthy: what is due, earliest first.
+func (o *Outbox) pickDue(now time.Time, n int, inflight map[string]bool) ([]pick, time.Time, error) {
+	type epView struct {
+		name            string
+		drain, probeNow bool
+		failing         bool
+		nextProbe       time.Time
+		stale           time.Time // due times after it are due now
+	}
+	o.mu.Lock()
+	offline := o.offline.offline
+	views := make([]epView, 0, len(o.endpoints))
+	for name, st := range o.endpoints {
+		if st.disabled {
+			continue
+		}
+		// Times later than the longest wait the dispatcher schedules were
+		// stamped by a clock that has since been set back: due now.
+		stale := now.Add(o.longestWait(st.ep.Retry))
+		probeNow := (st.failing > 0 || offline) && (!now.Before(st.nextProbe) || st.nextProbe.After(stale))
+		views = append(views, epView{name, st.drain && !offline, probeNow, st.failing > 0, st.nextProbe, stale})
+	}
+	o.mu.Unlock()
+	sort.Slice(views, func(i, j int) bool { return views[i].name < views[j].name })
+
+	next := now.Add(time.Minute)
+	soon := func(t time.Time) {
+		if t.Before(next) {
+			next = t
+		}
+	}
+	var picks []pick
+	var probed, drained []string
+	quota := max(1, n/max(1, len(views)))
+	err := o.db.View(func(tx *bbolt.Tx) error {
+		pending := tx.Bucket(pendingBucket).Cursor()
+		due := tx.Bucket(dueBucket).Cursor()
+		// oldest walks the endpoint's pending deliveries by age.
+		oldest := func(name string, limit int, probe bool) (found bool) {
+			prefix := duePrefix(name)
+			taken := 0
+			for k, _ := pending.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = pending.Next() {
+				seq, ok := pendingKeySeq(k)
+				if !ok {
+					continue
+				}
+				found = true
+				if taken >= limit || len(picks) >= n {
+					return true
+				}
+				p := pick{seq: seq, endpoint: name, probe: probe}
+				if inflight[p.key()] {
+					continue
+				}
+				picks = append(picks, p)
+				taken++
+			}
+			return found
+		}
+		for _, v := range views {
+			if len(picks) >= n {
+				next = now // more endpoints wait for a free slot
+				break
+			}
+			switch {
+			case offline || v.failing && !v.drain:
+				if v.probeNow {
+					if oldest(v.name, 1, true) {
+						probed = append(probed, v.name)
+					}
+					continue
+				}
+				soon(v.nextProbe)
+				if offline {
+					continue
+				}
+			case v.drain:
+				before := len(picks)
+				if !oldest(v.name, quota, false) {
+					drained = append(drained, v.name)
+				}
+				if len(picks)-before == quota {
+					next = now // more of the backlog as slots free
+				}
+				continue
+			}
+			// What is due, then what is stale (due times after v.stale).
+			prefix := duePrefix(v.name)
+			taken := 0
+			k, _ := due.Seek(prefix)
+			for k != nil && bytes.HasPrefix(k, prefix) {
+				_, at, seq, ok := dueKeyParts(k)
+				switch {
+				case !ok:
+				case at.After(now) && !at.After(v.stale):
+					soon(at)
+					k, _ = due.Seek(dueKey(v.name, v.stale.Add(time.Nanosecond), 0))
+					continue
+				case taken >= quota || len(picks) >= n:
+					next = now
+					k = nil
+					continue
+				default:
+					if p := (pick{seq: seq, endpoint: v.name}); !inflight[p.key()] {
+						picks = append(picks, p)
+						taken++
+					}
+				}
+				k, _ = due.Next()
+			}
+		}
+		return nil
+	})
+	o.mu.Lock()
+	for _, name := range probed {
+		if st := o.endpoints[name]; st != nil {
+			st.nextProbe = now.Add(o.jitter(o.opts.ProbeInterval))
+		}
+	}
+	for _, name := range drained {
+		if st := o.endpoints[name]; st != nil {
+			st.drain = false
+		}
+	}
+	o.mu.Unlock()
+	return picks, next, err
+}
+
+// retryAfterCap bounds the wait a Retry-After can ask for, in MaxIntervals.
+const retryAfterCap = 24
+
+// longestWait is more than the longest wait the dispatcher schedules for a
+// delivery or a probe of an endpoint with policy p (a Retry-After at its
+// cap, a jittered probe interval). A due time further than that from now
+// was stamped by a clock that has since been set back (a clock ahead that
+// NTP corrects), and is taken as due now rather than waited for.
+func (o *Outbox) longestWait(p RetryPolicy) time.Duration {
+	return max(retryAfterCap*p.MaxInterval, o.opts.ProbeInterval*3/2) + ageSlack
+}
+
+// jitter spreads d over [d/2, 3d/2).
+func (o *Outbox) jitter(d time.Duration) time.Duration {
+	return d/2 + time.Duration(rand.Int64N(int64(d)+1))
+}
+
+// attempt sends one delivery.
+func (o *Outbox) attempt(ctx context.Context, p pick) attemptResult {
+	res := attemptResult{pick: p, started: o.opts.Clock.Now()}
+	var ev eventRecord
+	var randomID string
+	err := o.db.View(func(tx *bbolt.Tx) error {
+		d, ok, err := getDelivery(tx, p.seq, p.endpoint)
+		if err != nil || !ok || d.State != StatePending {
+			res.skipped = true
+			return err
+		}
+		e, ok, err := getEvent(tx, p.seq)
+		if err != nil || !ok {
+			res.skipped = true
+			return err
+		}
+		ev, randomID = e, d.RandomID
+		return nil
+	})
+	if err != nil || res.skipped {
+		res.skipped = true
+		return res
+	}
+	o.mu.Lock()
+	st := o.endpoints[p.endpoint]
+	o.mu.Unlock()
+	if st == nil || st.disabled {
+		res.skipped = true
+		return res
+	}
+	msg := webhook.Message{Type: ev.Type, Timestamp: ev.Time.Unix(), RandomID: randomID, Body: ev.Body}
+	rctx, cancel := context.WithTimeout(ctx, st.ep.Timeout)
+	defer cancel()
+	req, err := st.enc.NewRequest(rctx, msg, o.opts.Clock.Now())
+	if err != nil {
+		res.err = err
+		res.status = -1
+		return res
+	}
+	o.metrics.add("attempts", "", "", 1)
+	resp, err := o.opts.HTTPClient.Do(req)
+	if err != nil {
+		res.err = err
+		return res
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	res.status = resp.StatusCode
+	res.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), o.opts.Clock.Now())
+	return res
+}
+
+// parseRetryAfter reads Retry-After as seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// classify maps an attempt to its outcome class.
+func classify(res attemptResult) string {
+	switch s := res.status; {
+	case res.err != nil && s == -1:
+		return OutcomeClientError // the request could not even be built
+	case res.err != nil:
+		return OutcomeNetwork
+	case s >= 200 && s < 300:
+		return OutcomeDelivered
+	case s == http.StatusGone:
+		return OutcomeDisabled
+	case s == http.StatusRequestTimeout, s == http.StatusTooManyRequests, s >= 500:
+		return OutcomeRetry
+	default:
+		return OutcomeClientError
+	}
+}
+
+// settle records an attempt's outcome: the endpoint's health, the network
+// state, and the delivery record. freed runs once the in-memory state is
+// updated, before the record is committed.
+func (o *Outbox) settle(res attemptResult, freed func()) {
+	if res.skipped {
+		freed()
+		return
+	}
+	now := o.opts.Clock.Now()
+	outcome := classify(res)
+	o.mu.Lock()
+	st := o.endpoints[res.endpoint]
+	var policy RetryPolicy
+	if st != nil {
+		policy = st.ep.Retry
+		if outcome == OutcomeNetwork && !st.lastAnswer.Before(res.started) {
+			// Stale: the endpoint answered another request since this one
+			// left; a late refusal or timeout says nothing about it now.
+		} else if outcome == OutcomeNetwork {
+			st.failing++
+			st.transport, st.drain = true, false
+			if st.nextProbe.Before(now) {
+				st.nextProbe = now.Add(o.jitter(o.opts.ProbeInterval))
+			}
+			if o.allTransportFailing() && !o.offline.offline {
+				o.offline.start(now)
+				o.opts.Logger.Warn("network down: no endpoint answers; probing", "probe_interval", o.opts.ProbeInterval)
+			}
+		} else {
+			if o.offline.offline {
+				o.offline.end(now)
+				o.opts.Logger.Info("network back: draining the backlog")
+				for _, other := range o.endpoints {
+					if other.failing > 0 {
+						other.drain = true
+					}
+				}
+			}
+			st.lastAnswer = now
+			if outcome == OutcomeDelivered {
+				if st.failing > 0 {
+					st.drain = true
+				}
+				st.failing, st.transport = 0, false
+			} else {
+				st.failing++
+				st.transport, st.drain = false, false
+				if st.nextProbe.Before(now) {
+					st.nextProbe = now.Add(o.jitter(o.opts.ProbeInterval))
+				}
+			}
+			if outcome == OutcomeDisabled {
+				st.disabled = true
+			}
+			// The receiver asked for a pause: no early probe before it ends.
+			if ra := min(res.retryAfter, retryAfterCap*policy.MaxInterval); ra > 0 && st.nextProbe.Before(now.Add(ra)) {
+				st.nextProbe = now.Add(ra)
+			}
+		}
+	} else {
+		policy = RetryPolicy{}.withDefaults()
+	}
+	offline := o.offline.offline
+	offTotal := o.offline.totalAt(now)
+	o.mu.Unlock()
+	if outcome == OutcomeNetwork && offline {
+		outcome = OutcomeOffline
+	}
+	freed()
+
+	final := outcome
+	err := o.commit(context.Background(), func(tx *bbolt.Tx) error {
+		final = outcome
+		d, ok, err := getDelivery(tx, res.seq, res.endpoint)
+		if err != nil || !ok || d.State != StatePending {
+			return err
+		}
+		if err := deletePending(tx, res.endpoint, d.NextDue, res.seq); err != nil {
+			return err
+		}
+		// The age is brought up to date on every outcome, so that each
+		// gap is measured against the wait that was scheduled for it.
+		age := d.retryAge(now, offTotal)
+		d.setAge(age, now, offTotal)
+		d.LastAttempt, d.LastStatus = now, max(res.status, 0)
+		d.LastError = ""
+		if res.err != nil {
+			d.LastError = res.err.Error()
+		} else if res.status >= 300 {
+			d.LastError = http.StatusText(res.status)
+		}
+		switch outcome {
+		case OutcomeDelivered:
+			d.State, d.Done = StateDelivered, now
+			if err := addCount(tx, "delivered/"+res.endpoint, 1); err != nil {
+				return err
+			}
+			return putDelivery(tx, res.seq, d)
+		case OutcomeDisabled:
+			if err := tx.Bucket(metaBucket).Put([]byte("disabled/"+res.endpoint), []byte{1}); err != nil {
+				return err
+			}
+			d.NextDue = now
+		case OutcomeOffline:
+			d.NextDue = now.Add(o.opts.ProbeInterval)
+		default:
+			d.Attempts++
+			if outcome == OutcomeClientError {
+				d.ClientErrors++
+			}
+			if age > policy.MaxAge || d.ClientErrors >= policy.ClientErrorAttempts {
+				final = OutcomeDead
+				d.State, d.Done = StateDead, now
+				if err := putDead(tx, res.seq, res.endpoint); err != nil {
+					return err
+				}
+				return putDelivery(tx, res.seq, d)
+			}
+			wait := o.backoff(policy, d.Attempts)
+			if res.retryAfter > wait {
+				wait = min(res.retryAfter, retryAfterCap*policy.MaxInterval)
+			}
+			d.NextDue = now.Add(wait)
+		}
+		if err := putPending(tx, res.endpoint, d.NextDue, res.seq); err != nil {
+			return err
+		}
+		return putDelivery(tx, res.seq, d)
+	})
+	if err != nil {
+		o.opts.Logger.Error("recording a delivery outcome; it will be retried", "endpoint", res.endpoint, "seq", res.seq, "err", err)
+		return
+	}
+	o.metrics.add("outcome", res.endpoint, final, 1)
+	switch final {
+	case OutcomeDead:
+		o.opts.Logger.Error("webhook dead-lettered", "endpoint", res.endpoint, "seq", res.seq, "status", res.status, "err", res.err)
+	case OutcomeDisabled:
+		o.opts.Logger.Error("endpoint answered 410 Gone: disabled; events keep queuing (simhook outbox enable)", "endpoint", res.endpoint)
+	case OutcomeRetry, OutcomeClientError, OutcomeNetwork:
+		o.opts.Logger.Warn("webhook delivery failed; will retry", "endpoint", res.endpoint, "seq", res.seq, "status", res.status, "err", res.err)
+	}
+}
+
+// allTransportFailing reports whether every enabled endpoint's last attempt
+// failed without an answer. o.mu is held.
+func (o *Outbox) allTransportFailing() bool {
+	n := 0
+	for _, st := range o.endpoints {
+		if st.disabled {
+			continue
+		}
+		if st.failing == 0 || !st.transport {
+			return false
+		}
+		n++
+	}
+	return n > 0
+}
+
+// backoff is the wait before attempt n+1: exponential from Initial, capped
+// at MaxInterval, with jitter over its upper half.
+func (o *Outbox) backoff(p RetryPolicy, attempts int) time.Duration {
+	d := p.Initial
+	for i := 1; i < attempts && d < p.MaxInterval; i++ {
+		d *= 2
+	}
+	d = min(d, p.MaxInterval)
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}

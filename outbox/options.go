@@ -1,0 +1,74 @@
+package outbox
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// Options tunes an Outbox. The zero value is usable.
+type Options struct {
+	// Clock is the dispatcher's time; nil means the system clock.
+	Clock Clock
+	// Logger gets delivery problems; nil discards.
+	Logger *slog.Logger
+	// Concurrency bounds the requests in flight across endpoints (default 4).
+	Concurrency int
+	// HTTPClient sends the requests; nil means a client with sane limits.
+	// Each request also gets the endpoint's timeout.
+	HTTPClient *http.Client
+	// RequireTimeSync holds sending while TimeSynced reports false.
+	RequireTimeSync bool
+	// TimeSynced reports whether the clock is synchronised; nil means the
+	// kernel's view (adjtimex).
+	TimeSynced func() bool
+	// Retention is how long delivered and dead events, and dedupe keys, are
+	// kept (default 168h).
+	Retention time.Duration
+	// ProbeInterval is how often a failing endpoint is probed (default 30s,
+	// with jitter).
+	ProbeInterval time.Duration
+	// MaxBatch bounds how many writes share one transaction (default
+	// 1000). Writes that arrive while a transaction commits join the next
+	// one; MaxBatchDelay, if set, also waits that long for more company
+	// when a group has more than one write (default 0: never wait).
+	MaxBatch      int
+	MaxBatchDelay time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.Clock == nil {
+		o.Clock = RealClock{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 4
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{
+			Transport: &http.Transport{
+				Proxy:               http.ProxyFromEnvironment,
+				MaxIdleConnsPerHost: 16,
+				IdleConnTimeout:     90 * time.Second,
+				TLSHandshakeTimeout: 10 * time.Second,
+			},
+			// Redirects are not followed: a 3xx is an answer to classify.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	if o.TimeSynced == nil {
+		o.TimeSynced = kernelTimeSynced
+	}
+	if o.Retention <= 0 {
+		o.Retention = 168 * time.Hour
+	}
+	if o.ProbeInterval <= 0 {
+		o.ProbeInterval = 30 * time.Second
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 1000
+	}
+	return o
+}

@@ -1,0 +1,3 @@
+module github.com/simhook/simhook
+
+go 1.26
