@@ -50,6 +50,8 @@ type Agent struct {
 
 	reportMu sync.Mutex // serialises delivery-report matching
 
+	applyMu sync.Mutex // serialises reloads with each other and with the stop
+
 	mu      sync.Mutex // guards workers and runCtx
 	workers map[int]*worker
 	runCtx  context.Context
@@ -125,7 +127,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 
 	// Background parts share one context; the phones have their own so a
-	// stop can let the outbox outlive them and flush their last events.
+	// stop can let the outbox outlive them and flush their last events, and
+	// the sender hear the modem's answer to a send in progress first.
 	bgCtx, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
 	var bg sync.WaitGroup
@@ -140,7 +143,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	goOwned("outbox", out.Run)
 
-	phonesCtx, stopPhones := context.WithCancel(ctx)
+	phonesCtx, stopPhones := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopPhones()
 	a.mu.Lock()
 	a.runCtx = phonesCtx
@@ -153,8 +156,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	goOwned("reliability", a.runReliability)
 	api, err := a.listenAPI(cfg)
 	if err != nil {
-		stopPhones()
-		a.wg.Wait()
+		a.stopPhones(stopPhones)
 		stopBG()
 		bg.Wait()
 		return fmt.Errorf("agent: %w", err)
@@ -173,8 +175,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	<-ctx.Done()
 	_ = n.Notify("STOPPING=1")
 	a.log.Info("stopping")
-	stopPhones()
-	a.wg.Wait() // workers finish their handler call (commit) before returning
+	a.stopPhones(stopPhones)
 	// Give in-flight deliveries a bounded time, then stop everything else.
 	timer := time.AfterFunc(a.opts.StopTimeout, stopBG)
 	api.shutdown(a.opts.StopTimeout)
@@ -183,6 +184,22 @@ func (a *Agent) Run(ctx context.Context) error {
 	timer.Stop()
 	a.log.Info("stopped")
 	return nil
+}
+
+// stopPhones stops the phones in an order that loses nothing and sends
+// nothing twice: no reload may start a worker any more, the sender hands out
+// no new request and gets a bounded time to hear the modem's answer to the
+// ones in progress, and only then are the phones stopped. Each worker
+// finishes its handler call (commit) before it returns.
+func (a *Agent) stopPhones(cancel context.CancelFunc) {
+	a.applyMu.Lock()
+	a.mu.Lock()
+	a.runCtx = nil
+	a.mu.Unlock()
+	a.applyMu.Unlock()
+	a.sends.stop(a.opts.StopTimeout)
+	cancel()
+	a.wg.Wait()
 }
 
 // healthy reports whether the agent's loops are alive enough to ping the

@@ -18,6 +18,8 @@ import (
 // Settings that need a restart (state directory, API socket) are logged and
 // keep their running value.
 func (a *Agent) Apply(cfg *config.Config) error {
+	a.applyMu.Lock()
+	defer a.applyMu.Unlock()
 	old := a.cfg.Load()
 	if err := cfg.Validate(); err != nil {
 		a.ConfigError(err)
@@ -35,7 +37,7 @@ func (a *Agent) Apply(cfg *config.Config) error {
 	}
 	a.cfg.Store(cfg)
 	a.loc.Store(cfg.Location())
-	a.applyPhones(old, cfg)
+	a.applyPhones(cfg)
 	a.counter.add("config_reloads", 1)
 	a.log.Info("configuration applied", "phones", len(cfg.Phones), "webhooks", len(cfg.Webhooks))
 	a.sends.kick()
@@ -50,24 +52,40 @@ func (a *Agent) ConfigError(err error) {
 }
 
 // applyPhones starts, stops and restarts workers for the phones that changed.
-func (a *Agent) applyPhones(old, cfg *config.Config) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.runCtx == nil {
-		return // not running yet: Run starts the phones of the new config
-	}
+// A worker that goes away is first taken out of the send rotation and given
+// a bounded time to finish the send it is in, so that a reload never cuts a
+// +CMGS short and has the message sent again. The caller holds applyMu.
+func (a *Agent) applyPhones(cfg *config.Config) {
 	want := make(map[int]config.Phone, len(cfg.Phones))
 	for _, p := range cfg.Phones {
 		want[p.ID] = p
 	}
+	a.mu.Lock()
+	if a.runCtx == nil {
+		a.mu.Unlock()
+		return // not running (yet, or any more): Run starts the phones of the config in force
+	}
+	var leaving []*worker
 	for id, w := range a.workers {
 		p, keep := want[id]
 		if keep && !phoneChanged(w.cfg, p) {
 			continue
 		}
 		w.log.Info("stopping phone worker", "reason", map[bool]string{true: "changed", false: "removed"}[keep])
-		w.stop()
 		delete(a.workers, id)
+		leaving = append(leaving, w)
+	}
+	a.mu.Unlock()
+
+	for _, w := range leaving {
+		w.retire(a.opts.StopTimeout)
+		w.stop()
+	}
+
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.runCtx == nil {
+		return
 	}
 	for _, p := range cfg.Phones {
 		if _, running := a.workers[p.ID]; !running {

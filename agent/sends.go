@@ -84,17 +84,52 @@ var (
 
 // sendQueue drains the durable send queue through the phones.
 type sendQueue struct {
-	a     *Agent
-	wake  chan struct{}
-	mu    sync.Mutex
-	rr    int                 // round-robin position among phone ids
-	inUse map[uint64]struct{} // records being sent right now
-	wg    sync.WaitGroup      // owns the per-send goroutines
+	a    *Agent
+	wake chan struct{}
+	// flight is the context of the sends in progress. It outlives the
+	// agent's own so that a stop waits for the modem's answer instead of
+	// abandoning it; abort cancels it when stop's grace runs out.
+	flight context.Context
+	abort  context.CancelFunc
+
+	mu     sync.Mutex
+	rr     int                 // round-robin position among phone ids
+	inUse  map[uint64]struct{} // records being sent right now
+	halted bool                // stop was called: no new send starts
+	wg     sync.WaitGroup      // owns the per-send goroutines
 }
 
 // newSendQueue makes the queue of agent a.
 func newSendQueue(a *Agent) *sendQueue {
-	return &sendQueue{a: a, wake: make(chan struct{}, 1), inUse: make(map[uint64]struct{})}
+	q := &sendQueue{a: a, wake: make(chan struct{}, 1), inUse: make(map[uint64]struct{})}
+	q.flight, q.abort = context.WithCancel(context.Background())
+	return q
+}
+
+// stop ends dispatching and waits up to grace for the sends in progress to
+// hear from their modems. Sends still waiting after that are cancelled; the
+// modem may have taken them, so they are reported with status unknown and
+// never sent again.
+func (q *sendQueue) stop(grace time.Duration) {
+	q.mu.Lock()
+	q.halted = true // after this, dispatch adds nothing to wg
+	q.mu.Unlock()
+	q.kick()
+	done := make(chan struct{})
+	go func() {
+		q.wg.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		q.a.log.Warn("sends still waiting for the modem at stop; cancelling them (reported as unknown, not resent)", "grace", grace)
+		q.abort()
+		<-done
+	}
+	q.abort()
 }
 
 // kick makes the queue look for work now.
@@ -256,13 +291,16 @@ func forEachSend(tx *bbolt.Tx, fn func(sendRecord) error) error {
 	})
 }
 
-// run hands queued requests to phones until ctx ends.
+// run hands queued requests to phones until ctx ends or stop is called.
+// The sends it started are waited for by stop.
 func (q *sendQueue) run(ctx context.Context) error {
-	defer q.wg.Wait()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
 		q.dispatch(ctx)
+		if q.isHalted() {
+			return nil
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -308,9 +346,14 @@ func (q *sendQueue) dispatch(ctx context.Context) {
 			continue
 		}
 		q.mu.Lock()
+		if q.halted {
+			q.mu.Unlock()
+			w.release()
+			return
+		}
 		q.inUse[r.ID] = struct{}{}
-		q.mu.Unlock()
 		q.wg.Add(1)
+		q.mu.Unlock()
 		go func() {
 			defer q.wg.Done()
 			defer w.release()
@@ -320,9 +363,16 @@ func (q *sendQueue) dispatch(ctx context.Context) {
 				q.mu.Unlock()
 				q.kick()
 			}()
-			q.sendOne(ctx, w, r)
+			q.sendOne(q.flight, w, r)
 		}()
 	}
+}
+
+// isHalted reports whether stop was called.
+func (q *sendQueue) isHalted() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.halted
 }
 
 // pickPhone claims the phone a request should go through: the one it names,
@@ -356,17 +406,31 @@ func (q *sendQueue) pickPhone(r sendRecord) *worker {
 	return nil
 }
 
+// errNotQueued means a request was no longer queued when its send began:
+// the snapshot dispatch worked from was older than a send that finished.
+var errNotQueued = errors.New("no longer queued")
+
 // sendOne sends one request through w and commits the outcome together with
 // its send_sms event.
 func (q *sendQueue) sendOne(ctx context.Context, w *worker, r sendRecord) {
 	a := q.a
-	r.State = stateSending
-	r.UsedPhone = w.id
-	r.Attempts++
 	if err := a.out.Update(ctx, func(tx *bbolt.Tx) error {
+		// Re-read the record: only a request still queued may be sent.
+		ok, err := getJSON(tx, sendsBucket, u64key(r.ID), &r)
+		if err != nil {
+			return err
+		}
+		if !ok || r.State != stateQueued {
+			return errNotQueued
+		}
+		r.State = stateSending
+		r.UsedPhone = w.id
+		r.Attempts++
 		return putJSON(tx, sendsBucket, u64key(r.ID), r)
 	}); err != nil {
-		a.log.Error("marking send in progress", "send", r.ID, "err", err)
+		if !errors.Is(err, errNotQueued) {
+			a.log.Error("marking send in progress", "send", r.ID, "err", err)
+		}
 		return
 	}
 	refs, err := w.phone.Send(ctx, r.To, r.Text, r.StatusReport)
@@ -378,6 +442,13 @@ func (q *sendQueue) sendOne(ctx context.Context, w *worker, r sendRecord) {
 		if err = a.commitSend(ctx, r, stateSent, statusUnknown, refs); err == nil {
 			w.replayOrphanReports(context.WithoutCancel(ctx), refs)
 		}
+	case len(refs) == 0 && ctx.Err() != nil && !errors.Is(err, modem.ErrUnconfirmed):
+		// Stopped before the modem had the message: it waits for the next run.
+		r.State = stateQueued
+		r.Attempts--
+		err = a.out.Update(context.WithoutCancel(ctx), func(tx *bbolt.Tx) error {
+			return putJSON(tx, sendsBucket, u64key(r.ID), r)
+		})
 	case len(refs) == 0 && modem.Temporary(err) && r.Attempts < maxAttempts:
 		a.counter.add("sends_retried", 1)
 		w.log.Warn("transient send error; will retry", "send", r.ID, "attempt", r.Attempts, "err", err)
@@ -387,6 +458,17 @@ func (q *sendQueue) sendOne(ctx context.Context, w *worker, r sendRecord) {
 		err = a.out.Update(context.WithoutCancel(ctx), func(tx *bbolt.Tx) error {
 			return putJSON(tx, sendsBucket, u64key(r.ID), r)
 		})
+	case errors.Is(err, modem.ErrUnconfirmed):
+		// The modem took the last part it was given without a verdict
+		// (the port closed, the phone was stopped, or it stayed silent): it
+		// may be on its way, so it is not sent again.
+		a.counter.add("sends_unconfirmed", 1)
+		state, status := unconfirmedOutcome(r.Text, len(refs))
+		w.log.Warn("send not confirmed by the modem; not resending it", "send", r.ID, "accepted_parts", len(refs), "status", status, "err", err)
+		r.LastError = err.Error()
+		if err = a.commitSend(ctx, r, state, status, refs); err == nil {
+			w.replayOrphanReports(context.WithoutCancel(ctx), refs)
+		}
 	default:
 		a.counter.add("sends_failed", 1)
 		w.log.Warn("send failed", "send", r.ID, "accepted_parts", len(refs), "err", err)
@@ -398,6 +480,18 @@ func (q *sendQueue) sendOne(ctx context.Context, w *worker, r sendRecord) {
 	if err != nil {
 		a.log.Error("recording send outcome", "send", r.ID, "err", err)
 	}
+}
+
+// unconfirmedOutcome is the state and webhook status of a request whose part
+// after the accepted ones reached the modem without a verdict. When that was
+// the last part, every part may be on its way and the status is unknown, as
+// after a restart mid-send. Otherwise later parts were never handed over, so
+// the message cannot arrive whole: it failed.
+func unconfirmedOutcome(text string, accepted int) (state, status string) {
+	if n, err := modem.Parts(text); err == nil && accepted+1 >= n {
+		return stateSent, statusUnknown
+	}
+	return stateFailed, statusFailed
 }
 
 // commitSend records a request's final hand-over state and its send_sms event

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"reflect"
 	"sync"
+	"time"
 
 	"github.com/simhook/simhook/config"
 	"github.com/simhook/simhook/modem"
@@ -23,7 +24,8 @@ type worker struct {
 
 	mu    sync.Mutex
 	state modem.State
-	busy  bool // a send is in progress on this phone
+	busy  bool          // a send is in progress on this phone
+	idle  chan struct{} // closed when the send in progress ends
 }
 
 // startWorkerLocked starts the worker for one configured phone. a.mu is held.
@@ -124,12 +126,37 @@ func (w *worker) claim() bool {
 		return false
 	}
 	w.busy = true
+	w.idle = make(chan struct{})
 	return true
 }
 
 // release ends a claim.
 func (w *worker) release() {
 	w.mu.Lock()
-	w.busy = false
+	defer w.mu.Unlock()
+	if w.busy {
+		w.busy = false
+		close(w.idle)
+	}
+}
+
+// retire waits, up to grace, for the send in progress on the phone to end.
+// The caller has already taken the worker out of the agent's map, so no new
+// send can claim it. A send still waiting for the modem when grace runs out
+// is cut short by the stop; it is then reported with status unknown and not
+// sent again.
+func (w *worker) retire(grace time.Duration) {
+	w.mu.Lock()
+	busy, idle := w.busy, w.idle
 	w.mu.Unlock()
+	if !busy {
+		return
+	}
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-idle:
+	case <-t.C:
+		w.log.Warn("send still in progress after the grace time; stopping the phone anyway", "grace", grace)
+	}
 }

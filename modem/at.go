@@ -3,6 +3,7 @@ package modem
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -221,7 +222,20 @@ func (e *engine) CommandPDU(ctx context.Context, cmd, data string, timeout time.
 	if _, err := io.WriteString(e.rw, data+"\x1a"); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrClosed, err)
 	}
-	return e.collect(ctx, "", timeout)
+	lines, err := e.collect(ctx, "", timeout)
+	if err != nil && unanswered(err) {
+		// The data is out; only a result code would tell what the modem
+		// did with it.
+		err = fmt.Errorf("%w: %w", ErrUnconfirmed, err)
+	}
+	return lines, err
+}
+
+// unanswered reports whether a command ended without a result code from the
+// modem: a timeout, a closed port or a cancelled wait.
+func unanswered(err error) bool {
+	return errors.Is(err, ErrTimeout) || errors.Is(err, ErrClosed) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // send makes cmd the command in flight and writes it; the caller holds

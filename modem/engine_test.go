@@ -169,23 +169,38 @@ func nextURC(t *testing.T, e *engine) urc {
 
 // TestEngineSendPrompt scripts the +CMGS exchange: the prompt without a
 // line end, the PDU and Ctrl-Z, then the reference or a refusal, with
-// indications interleaved.
+// indications interleaved. Once the PDU and its Ctrl-Z are out, an end
+// without a result code (silence, a failed port) is ErrUnconfirmed, because
+// the modem may have sent the message; an end before the PDU went out is not.
 func TestEngineSendPrompt(t *testing.T) {
 	tests := []struct {
-		name   string
-		prompt string // what the modem writes after the command
-		reply  string // what it writes after the PDU ("" when no PDU is expected)
-		lines  string
-		check  func(error) bool
+		name      string
+		prompt    string // what the modem writes after the command
+		pdu       bool   // whether the engine should write the PDU
+		reply     string // what the modem writes after the PDU
+		portFails bool   // the port fails after the PDU
+		after     string // what the engine writes after giving up
+		lines     string
+		check     func(error) bool
 	}{
-		{"accepted", "\r\n> ", "\r\n+CMTI: \"SM\",4\r\n\r\n+CMGS: 17\r\n\r\nOK\r\n", "+CMGS: 17", func(err error) bool { return err == nil }},
-		{"refused", "\r\n> ", "\r\n+CMS ERROR: 38\r\n", "", func(err error) bool {
+		{name: "accepted", prompt: "\r\n> ", pdu: true, reply: "\r\n+CMTI: \"SM\",4\r\n\r\n+CMGS: 17\r\n\r\nOK\r\n", lines: "+CMGS: 17",
+			check: func(err error) bool { return err == nil }},
+		{name: "refused", prompt: "\r\n> ", pdu: true, reply: "\r\n+CMS ERROR: 38\r\n", check: func(err error) bool {
 			var c *CMSError
-			return errors.As(err, &c) && c.Code == 38 && Temporary(err)
+			return errors.As(err, &c) && c.Code == 38 && Temporary(err) && !errors.Is(err, ErrUnconfirmed)
 		}},
-		{"no prompt", "\r\n+CMS ERROR: 304\r\n", "", "", func(err error) bool {
+		{name: "no prompt", prompt: "\r\n+CMS ERROR: 304\r\n", check: func(err error) bool {
 			var c *CMSError
 			return errors.As(err, &c) && c.Code == 304
+		}},
+		{name: "prompt too late", after: "\x1b", check: func(err error) bool {
+			return errors.Is(err, ErrTimeout) && !errors.Is(err, ErrUnconfirmed) && Temporary(err)
+		}},
+		{name: "silent after the PDU", prompt: "\r\n> ", pdu: true, check: func(err error) bool {
+			return errors.Is(err, ErrUnconfirmed) && errors.Is(err, ErrTimeout) && Temporary(err)
+		}},
+		{name: "port fails after the PDU", prompt: "\r\n> ", pdu: true, portFails: true, check: func(err error) bool {
+			return errors.Is(err, ErrUnconfirmed) && errors.Is(err, ErrClosed) && !Temporary(err)
 		}},
 	}
 	for _, tt := range tests {
@@ -197,14 +212,20 @@ func TestEngineSendPrompt(t *testing.T) {
 			}
 			done := make(chan result)
 			go func() {
-				lines, err := e.CommandPDU(context.Background(), "+CMGS=20", "0011AB", time.Second)
+				lines, err := e.CommandPDU(context.Background(), "+CMGS=20", "0011AB", 500*time.Millisecond)
 				done <- result{lines, err}
 			}()
 			s.expect(t, "AT+CMGS=20\r")
 			s.answer(t, tt.prompt)
-			if tt.reply != "" {
+			if tt.pdu {
 				s.expect(t, "0011AB\x1a")
 				s.answer(t, tt.reply)
+			}
+			if tt.portFails {
+				s.toHost.CloseWithError(errors.New("read /dev/ttyUSB2: input/output error"))
+			}
+			if tt.after != "" {
+				s.expect(t, tt.after)
 			}
 			r := <-done
 			if strings.Join(r.lines, "|") != tt.lines || !tt.check(r.err) {

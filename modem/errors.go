@@ -18,6 +18,11 @@ var (
 	ErrCommand = errors.New("modem: command failed")
 	// ErrTooLong: the text needs more than 255 parts.
 	ErrTooLong = errors.New("modem: text needs more than 255 parts")
+	// ErrUnconfirmed: a message was handed to the modem (the PDU and its
+	// Ctrl-Z were written) but no +CMGS answer settled it: the wait timed
+	// out, was cancelled, or the port closed. The modem may have sent it,
+	// so sending it again risks a duplicate. It wraps the cause.
+	ErrUnconfirmed = errors.New("modem: message handed to the modem but not confirmed")
 )
 
 // CMSError is a +CMS ERROR (message service failure) with its code.
@@ -32,8 +37,14 @@ func (e *CMEError) Error() string { return "modem: +CME ERROR: " + e.Text }
 
 // Temporary reports whether retrying a failed send may help: a timeout
 // without a reference, the phone being down, or a +CMS ERROR that is
-// transient (network or centre busy, memory or resources short).
+// transient (network or centre busy, memory or resources short). A message
+// the modem took without a verdict (ErrUnconfirmed) is temporary only when
+// the modem stayed silent for the whole send timeout; one cut short by a
+// cancelled wait or a closed port may already be on its way.
 func Temporary(err error) bool {
+	if errors.Is(err, ErrUnconfirmed) {
+		return errors.Is(err, ErrTimeout)
+	}
 	if errors.Is(err, ErrTimeout) || errors.Is(err, ErrNotReady) || errors.Is(err, ErrClosed) {
 		return true
 	}

@@ -2,7 +2,9 @@ package modem
 
 import (
 	"bufio"
+	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -134,6 +136,10 @@ func TestClassification(t *testing.T) {
 	}{
 		{ErrTimeout, true}, {ErrNotReady, true}, {&CMSError{Code: 42}, true}, {&CMSError{Code: 21}, false},
 		{&CMSError{Code: 28}, false}, {ErrCommand, false}, {errors.New("other"), false},
+		{fmt.Errorf("%w: %w", ErrUnconfirmed, ErrTimeout), true},
+		{fmt.Errorf("%w: %w", ErrUnconfirmed, ErrClosed), false},
+		{fmt.Errorf("%w: %w", ErrUnconfirmed, context.Canceled), false},
+		{fmt.Errorf("%w: OK without a reference", ErrUnconfirmed), false},
 	}
 	for _, tt := range temp {
 		if got := Temporary(tt.err); got != tt.want {

@@ -62,7 +62,9 @@ func Parts(text string) (int, error) {
 // Send sends text to a recipient, as several concatenated SMS when long
 // (with a fresh reference from Config.RefSource), asking for status reports
 // when statusReport. It returns the TP-MR of every part the modem accepted;
-// on failure, those accepted so far and the error.
+// on failure, those accepted so far and the error. An error that wraps
+// ErrUnconfirmed means the part after the returned ones reached the modem
+// without a verdict: it may have been sent.
 func (p *Phone) Send(ctx context.Context, to, text string, statusReport bool) ([]int, error) {
 	if err := ValidNumber(to); err != nil {
 		return nil, err
@@ -106,7 +108,9 @@ func (p *Phone) Send(ctx context.Context, to, text string, statusReport bool) ([
 			}
 		}
 		if mr < 0 {
-			return refs, fmt.Errorf("part %d of %d: %w: no +CMGS reference", i+1, len(pdus), ErrCommand)
+			// OK means the modem took the part; without its reference the
+			// outcome cannot be matched, but the part may well be on its way.
+			return refs, fmt.Errorf("part %d of %d: %w: OK without a +CMGS reference", i+1, len(pdus), ErrUnconfirmed)
 		}
 		refs = append(refs, mr)
 	}
