@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -49,7 +50,13 @@ func (w *worker) startCall(ctx context.Context, c modem.CallEvent) error {
 	if cur, err := w.loadCall(); err != nil {
 		return err
 	} else if cur != nil {
-		return nil // still the same call
+		// The driver ends each call before it reports the next one, so a
+		// call still stored is one whose end could not be committed. It is
+		// closed now, or the new call would be taken for it.
+		w.log.Warn("closing a call whose end was not recorded", "uid", cur.UID)
+		if err := w.endCall(ctx, a.now()); err != nil {
+			return fmt.Errorf("close the previous call: %w", err)
+		}
 	}
 	call := activeCall{UID: newCallUID(), Start: orNow(c.At, a.now()), Origin: c.Number}
 	_, err := a.out.Enqueue(ctx, outbox.Event{

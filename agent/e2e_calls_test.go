@@ -6,6 +6,7 @@ import (
 
 	"github.com/simhook/simhook/lab"
 	"github.com/simhook/simhook/webhook"
+	"go.etcd.io/bbolt"
 )
 
 // TestInboundCallsEndToEnd rings the modem from a number and from a
@@ -86,4 +87,55 @@ func deref(s *string) string {
 		return "<null>"
 	}
 	return *s
+}
+
+// TestCallAfterALostEndIsReported: when the end of a call could not be
+// committed (a full disk), the call stays recorded as ringing. The next call
+// must still be reported: the stale one is closed first, with its own uid.
+func TestCallAfterALostEndIsReported(t *testing.T) {
+	l := startLab(t, lab.Options{})
+	ctx := testContext(t, 30*time.Second)
+	stale := `{"id":999,"uid":"stale-call","start":"2026-01-02T03:04:05Z","origin":"+33600000001"}`
+	err := mustAgent(t, l).Outbox().DB().Update(func(tx *bbolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists([]byte("agent/calls"))
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte("1"), []byte(stale))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rang := time.Now().UTC().Truncate(time.Second)
+	c := l.Modems[0].InjectCall("+33698765432")
+	if err := l.WaitEvents(ctx, webhook.InboundCall, 2); err != nil {
+		c.Hangup()
+		t.Fatal(err)
+	}
+	c.Hangup()
+	if err := l.WaitEvents(ctx, webhook.InboundCall, 3); err != nil {
+		t.Fatal(err)
+	}
+	byUID := map[string][]*webhook.InboundCallBody{}
+	for _, ev := range l.EventsOf(webhook.InboundCall) {
+		byUID[ev.InboundCall.UID] = append(byUID[ev.InboundCall.UID], ev.InboundCall)
+	}
+	if evs := byUID["stale-call"]; len(evs) != 1 || evs[0].End == nil || evs[0].ID != 999 {
+		t.Errorf("stale call events %+v, want one end with id 999", evs)
+	}
+	delete(byUID, "stale-call")
+	if len(byUID) != 1 {
+		t.Fatalf("calls %v, want the new call under one uid", byUID)
+	}
+	for _, evs := range byUID {
+		if len(evs) != 2 || evs[0].End != nil || evs[1].End == nil || deref(evs[0].Origin) != "+33698765432" {
+			t.Fatalf("new call events %+v, want its start then its end", evs)
+		}
+		// The new call starts at its first RING, not at a later one after
+		// the old call was timed out.
+		start, err := time.ParseInLocation(time.DateTime, evs[0].Start, time.UTC)
+		if err != nil || start.Sub(rang) > time.Second {
+			t.Errorf("the new call starts at %s (%v), want its first RING at %s", evs[0].Start, err, rang.Format(time.DateTime))
+		}
+	}
 }

@@ -435,51 +435,108 @@ func (q *sendQueue) sendOne(ctx context.Context, w *worker, r sendRecord) {
 	}
 	refs, err := w.phone.Send(ctx, r.To, r.Text, r.StatusReport)
 	r.Refs = refs
+	if len(refs) > 0 {
+		// The references go to disk first, on their own, so that reports
+		// can be matched even if the send_sms commit below fails.
+		if serr := a.saveRefs(ctx, r); serr != nil {
+			a.log.Error("recording message references", "send", r.ID, "refs", refs, "err", serr)
+		}
+	}
 	maxAttempts := a.cfg.Load().Sending.MaxAttempts
+	var state, status string
 	switch {
 	case err == nil:
 		a.counter.add("sends_ok", 1)
-		if err = a.commitSend(ctx, r, stateSent, statusUnknown, refs); err == nil {
-			w.replayOrphanReports(context.WithoutCancel(ctx), refs)
-		}
+		state, status = stateSent, statusUnknown
 	case len(refs) == 0 && ctx.Err() != nil && !errors.Is(err, modem.ErrUnconfirmed):
 		// Stopped before the modem had the message: it waits for the next run.
-		r.State = stateQueued
 		r.Attempts--
-		err = a.out.Update(context.WithoutCancel(ctx), func(tx *bbolt.Tx) error {
-			return putJSON(tx, sendsBucket, u64key(r.ID), r)
-		})
+		q.requeue(ctx, r, time.Time{})
+		return
 	case len(refs) == 0 && modem.Temporary(err) && r.Attempts < maxAttempts:
 		a.counter.add("sends_retried", 1)
 		w.log.Warn("transient send error; will retry", "send", r.ID, "attempt", r.Attempts, "err", err)
-		r.State = stateQueued
 		r.LastError = err.Error()
-		r.NotBefore = a.now().Add(time.Duration(r.Attempts) * 2 * time.Second)
-		err = a.out.Update(context.WithoutCancel(ctx), func(tx *bbolt.Tx) error {
-			return putJSON(tx, sendsBucket, u64key(r.ID), r)
-		})
+		q.requeue(ctx, r, a.now().Add(time.Duration(r.Attempts)*2*time.Second))
+		return
 	case errors.Is(err, modem.ErrUnconfirmed):
 		// The modem took the last part it was given without a verdict
 		// (the port closed, the phone was stopped, or it stayed silent): it
 		// may be on its way, so it is not sent again.
 		a.counter.add("sends_unconfirmed", 1)
-		state, status := unconfirmedOutcome(r.Text, len(refs))
+		state, status = unconfirmedOutcome(r.Text, len(refs))
 		w.log.Warn("send not confirmed by the modem; not resending it", "send", r.ID, "accepted_parts", len(refs), "status", status, "err", err)
 		r.LastError = err.Error()
-		if err = a.commitSend(ctx, r, state, status, refs); err == nil {
-			w.replayOrphanReports(context.WithoutCancel(ctx), refs)
-		}
 	default:
 		a.counter.add("sends_failed", 1)
 		w.log.Warn("send failed", "send", r.ID, "accepted_parts", len(refs), "err", err)
 		r.LastError = err.Error()
-		if err = a.commitSend(ctx, r, stateFailed, statusFailed, refs); err == nil {
-			w.replayOrphanReports(context.WithoutCancel(ctx), refs)
+		state, status = stateFailed, statusFailed
+	}
+	if err := q.commitPersistently(ctx, r, state, status); err != nil {
+		a.log.Error("send outcome not recorded; it is settled as unknown at the next start", "send", r.ID, "err", err)
+		return
+	}
+	w.replayOrphanReports(context.WithoutCancel(ctx), refs)
+}
+
+// requeue puts a request back in the queue, to be tried again from notBefore.
+func (q *sendQueue) requeue(ctx context.Context, r sendRecord, notBefore time.Time) {
+	r.State, r.NotBefore = stateQueued, notBefore
+	if err := q.a.out.Update(context.WithoutCancel(ctx), func(tx *bbolt.Tx) error {
+		return putJSON(tx, sendsBucket, u64key(r.ID), r)
+	}); err != nil {
+		// It stays "sending", which the next start settles as unknown.
+		q.a.log.Error("requeueing a send", "send", r.ID, "err", err)
+	}
+}
+
+// commitRetry is how long commitPersistently waits between tries.
+const commitRetry = 2 * time.Second
+
+// commitPersistently commits a request's outcome, trying again while the
+// state file refuses writes (a full disk), until it works or the send is
+// aborted by a stop. The phone stays claimed meanwhile: nothing more is sent
+// through it while outcomes cannot be recorded.
+func (q *sendQueue) commitPersistently(ctx context.Context, r sendRecord, state, status string) error {
+	for {
+		err := q.a.commitSend(ctx, r, state, status, r.Refs)
+		if err == nil {
+			return nil
+		}
+		q.a.counter.add("send_commit_errors", 1)
+		q.a.log.Error("recording send outcome; will try again", "send", r.ID, "err", err, "in", commitRetry)
+		t := time.NewTimer(commitRetry)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
 		}
 	}
-	if err != nil {
-		a.log.Error("recording send outcome", "send", r.ID, "err", err)
+}
+
+// saveRefs stores a request's message references and their report-matching
+// entries, keeping the request in the sending state.
+func (a *Agent) saveRefs(ctx context.Context, r sendRecord) error {
+	return a.out.Update(context.WithoutCancel(ctx), func(tx *bbolt.Tx) error {
+		if err := putJSON(tx, sendsBucket, u64key(r.ID), r); err != nil {
+			return err
+		}
+		return putRefs(tx, r)
+	})
+}
+
+// putRefs links each of a request's message references on its phone to the
+// part it was answered for.
+func putRefs(tx *bbolt.Tx, r sendRecord) error {
+	for i, ref := range r.Refs {
+		e := refEntry{ID: r.ID, Part: i, Recipient: r.To}
+		if err := putJSON(tx, refsBucket, refKey(r.UsedPhone, ref), e); err != nil {
+			return err
+		}
 	}
+	return nil
 }
 
 // unconfirmedOutcome is the state and webhook status of a request whose part
@@ -527,13 +584,7 @@ func (a *Agent) commitSend(ctx context.Context, r sendRecord, state, status stri
 			if err := putJSON(tx, sendsBucket, u64key(r.ID), r); err != nil {
 				return err
 			}
-			for i, ref := range refs {
-				e := refEntry{ID: r.ID, Part: i, Recipient: r.To}
-				if err := putJSON(tx, refsBucket, refKey(r.UsedPhone, ref), e); err != nil {
-					return err
-				}
-			}
-			return nil
+			return putRefs(tx, r)
 		},
 	})
 	if err != nil {
