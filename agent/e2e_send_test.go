@@ -270,24 +270,30 @@ func TestFailedSendNamesAPhone(t *testing.T) {
 		}
 	}
 	// The deliveries are committed with their events, so they are all there.
-	var to2 []string
+	// List's callback runs inside a read transaction and must not open
+	// another (Show does): collect first, then look each one up.
+	var seqs []uint64
 	err := a.Outbox().List(outbox.ListFilter{Endpoint: "only2", Type: webhook.SendSMS}, func(d outbox.DeliveryInfo) error {
-		ev, err := a.Outbox().Show(d.Seq)
+		seqs = append(seqs, d.Seq)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var to2 []string
+	for _, seq := range seqs {
+		ev, err := a.Outbox().Show(seq)
 		if err != nil {
-			return err
+			t.Fatal(err)
 		}
 		var b webhook.SendSMSBody
 		if err := json.Unmarshal(ev.Body, &b); err != nil {
-			return err
+			t.Fatal(err)
 		}
 		if ev.Phone != b.Origin {
 			t.Errorf("send_sms %q: outbox phone %d, body origin %d", b.Text, ev.Phone, b.Origin)
 		}
 		to2 = append(to2, b.Text)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	want2 := []string{tests[0].name, tests[3].name}
 	if !slices.Equal(to2, want2) {

@@ -47,6 +47,11 @@ func (n *Notifier) Notify(state string) error {
 		return fmt.Errorf("notify systemd: %w", err)
 	}
 	defer conn.Close()
+	// A full socket queue (systemd busy, or a test that stopped reading)
+	// must not block the caller: a stop waits for the watchdog loop.
+	if err := conn.SetWriteDeadline(time.Now().Add(time.Second)); err != nil {
+		return fmt.Errorf("notify systemd: %w", err)
+	}
 	if _, err := conn.Write([]byte(state)); err != nil {
 		return fmt.Errorf("notify systemd: %w", err)
 	}

@@ -153,6 +153,24 @@ func (a *Agent) sentSamples(from time.Time) (map[int][]sentSample, error) {
 	return out, err
 }
 
+// disabledPhones returns the ids of the phones sending is disabled on.
+func (a *Agent) disabledPhones() map[int]bool {
+	set := make(map[int]bool)
+	_ = a.out.DB().View(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(disabledBucket)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, _ []byte) error {
+			if id, err := strconv.Atoi(string(k)); err == nil {
+				set[id] = true
+			}
+			return nil
+		})
+	})
+	return set
+}
+
 // phoneDisabled reports whether sends through phone are stopped.
 func (a *Agent) phoneDisabled(phone int) bool {
 	var disabled bool

@@ -380,11 +380,12 @@ func (q *sendQueue) isHalted() bool {
 // when none is free.
 func (q *sendQueue) pickPhone(r sendRecord) *worker {
 	a := q.a
+	disabled := a.disabledPhones() // read before the locks: a read may wait for a writer
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if r.Phone != 0 {
 		w := a.workers[r.Phone]
-		if w != nil && w.up() && !a.phoneDisabled(w.id) && w.claim() {
+		if w != nil && w.up() && !disabled[w.id] && w.claim() {
 			return w
 		}
 		return nil
@@ -398,7 +399,7 @@ func (q *sendQueue) pickPhone(r sendRecord) *worker {
 	defer q.mu.Unlock()
 	for i := range ids {
 		w := a.workers[ids[(q.rr+i)%len(ids)]]
-		if w.up() && !a.phoneDisabled(w.id) && w.claim() {
+		if w.up() && !disabled[w.id] && w.claim() {
 			q.rr = (q.rr + i + 1) % len(ids)
 			return w
 		}

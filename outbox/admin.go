@@ -51,8 +51,10 @@ type ListFilter struct {
 
 // List streams the deliveries matching f, oldest first, without loading the
 // backlog into memory. fn runs inside a read transaction: it should be quick
-// (a long read transaction delays the file's growth for writers), and it
-// may end the walk early by returning an error.
+// (a long read transaction delays the file's growth for writers), it must
+// not call the Outbox (a second read transaction in the same goroutine
+// deadlocks against a writer that waits to grow the file), and it may end
+// the walk early by returning an error.
 func (o *Outbox) List(f ListFilter, fn func(DeliveryInfo) error) error {
 	disabled := o.disabledSet()
 	n := 0
