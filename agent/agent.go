@@ -48,7 +48,8 @@ type Agent struct {
 	sends   *sendQueue
 	counter *counters
 
-	reportMu sync.Mutex // serialises delivery-report matching
+	reportMu  sync.Mutex  // serialises delivery-report matching
+	sendsOpen map[int]int // sends in progress per phone; guarded by reportMu
 
 	applyMu sync.Mutex // serialises reloads with each other and with the stop
 
@@ -72,11 +73,12 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 		opts.StopTimeout = 10 * time.Second
 	}
 	a := &Agent{
-		log:     opts.Logger,
-		opts:    opts,
-		counter: newCounters(),
-		workers: make(map[int]*worker),
-		ready:   make(chan struct{}),
+		log:       opts.Logger,
+		opts:      opts,
+		counter:   newCounters(),
+		workers:   make(map[int]*worker),
+		sendsOpen: make(map[int]int),
+		ready:     make(chan struct{}),
 	}
 	a.cfg.Store(cfg)
 	a.loc.Store(cfg.Location())

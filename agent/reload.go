@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sort"
+	"sync"
 
 	"github.com/simhook/simhook/config"
 	"github.com/simhook/simhook/outbox"
@@ -77,10 +78,18 @@ func (a *Agent) applyPhones(cfg *config.Config) {
 	}
 	a.mu.Unlock()
 
+	// Each leaving phone gets its grace at the same time, so a reload of
+	// several phones waits one grace at most.
+	var wg sync.WaitGroup
 	for _, w := range leaving {
-		w.retire(a.opts.StopTimeout)
-		w.stop()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.retire(a.opts.StopTimeout)
+			w.stop()
+		}()
 	}
+	wg.Wait()
 
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -1,10 +1,13 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/simhook/simhook/modem"
 	"github.com/simhook/simhook/outbox"
@@ -17,17 +20,32 @@ import (
 // when the SMS's overall status moves forward, commits a
 // send_sms_status_change event in the same transaction. A report that
 // changes nothing (a temporary failure, a repeat after a crash, a status
-// already final) commits nothing and is simply confirmed.
+// already final) commits nothing and is simply confirmed. A report that
+// matches nothing yet, or that arrives while a send is in progress on the
+// phone, is kept and matched when that send ends.
 func (w *worker) HandleStatusReport(ctx context.Context, rep *modem.StatusReport) error {
-	w.a.reportMu.Lock() // the driver and the sender's replay may both get here
-	defer w.a.reportMu.Unlock()
-	return w.handleStatusReport(ctx, rep)
+	a := w.a
+	a.reportMu.Lock()
+	defer a.reportMu.Unlock()
+	a.counter.add("status_reports", 1)
+	if a.sendsOpen[w.id] > 0 {
+		// It may be about a part whose reference is not recorded yet, and
+		// an older send that had the same reference would take it.
+		return a.keepReport(ctx, w.id, rep, "a send is in progress on the phone")
+	}
+	matched, err := a.applyReport(ctx, w.id, rep)
+	if err != nil || matched {
+		return err
+	}
+	// The report may have overtaken the commit of its send (a fast
+	// network answers before the last part is accepted).
+	a.counter.add("status_reports_unmatched", 1)
+	return a.keepReport(ctx, w.id, rep, "it matches no sent SMS yet")
 }
 
-// handleStatusReport does HandleStatusReport's work; a.reportMu is held.
-func (w *worker) handleStatusReport(ctx context.Context, rep *modem.StatusReport) error {
-	a := w.a
-	a.counter.add("status_reports", 1)
+// applyReport applies a report received on phone to the sent SMS it
+// matches, and reports whether it matched one. a.reportMu is held.
+func (a *Agent) applyReport(ctx context.Context, phone int, rep *modem.StatusReport) (bool, error) {
 	var (
 		rec    sendRecord
 		found  bool
@@ -36,7 +54,7 @@ func (w *worker) handleStatusReport(ctx context.Context, rep *modem.StatusReport
 	)
 	err := a.out.DB().View(func(tx *bbolt.Tx) error {
 		var e refEntry
-		ok, err := getJSON(tx, refsBucket, refKey(w.id, rep.Ref), &e)
+		ok, err := getJSON(tx, refsBucket, refKey(phone, rep.Ref), &e)
 		if err != nil || !ok || !sameRecipient(e.Recipient, rep.Recipient) {
 			return err
 		}
@@ -51,33 +69,26 @@ func (w *worker) handleStatusReport(ctx context.Context, rep *modem.StatusReport
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("match status report: %w", err)
+		return false, fmt.Errorf("match status report: %w", err)
 	}
 	if !found {
-		// The report may have overtaken the commit of its send (a fast
-		// network answers before the last part is accepted): keep it, and
-		// the send's commit replays it.
-		a.counter.add("status_reports_unmatched", 1)
-		w.log.Info("status report matches no sent SMS yet; kept", "ref", rep.Ref, "recipient", rep.Recipient, "st", rep.ST)
-		return a.out.Update(ctx, func(tx *bbolt.Tx) error {
-			return putJSON(tx, orphanReportsBucket, refKey(w.id, rep.Ref), rep)
-		})
+		return false, nil
 	}
 	rec.Status = after
 	if after == before {
 		// Only the part's record changes (or nothing): no event.
-		return a.out.Update(ctx, func(tx *bbolt.Tx) error {
+		return true, a.out.Update(ctx, func(tx *bbolt.Tx) error {
 			return putJSON(tx, sendsBucket, u64key(rec.ID), rec)
 		})
 	}
 	loc := a.loc.Load()
 	_, err = a.out.Enqueue(ctx, outbox.Event{
 		Type:      webhook.SendSMSStatusChange,
-		Phone:     w.id,
+		Phone:     phone,
 		DedupeKey: fmt.Sprintf("status/%d/%s", rec.ID, after),
 		Time:      a.now(),
 		Body: func(uint64) ([]byte, error) {
-			body := webhook.StatusChangeBody{ID: int64(rec.ID), Status: after, IDPhone: w.id}
+			body := webhook.StatusChangeBody{ID: int64(rec.ID), Status: after, IDPhone: phone}
 			if !rep.Discharge.IsZero() {
 				body.At = webhook.FormatDate(rep.Discharge, loc)
 			}
@@ -88,38 +99,140 @@ func (w *worker) handleStatusReport(ctx context.Context, rep *modem.StatusReport
 		},
 	})
 	if err != nil {
-		return fmt.Errorf("commit status change: %w", err)
+		return true, fmt.Errorf("commit status change: %w", err)
 	}
-	w.log.Info("sent SMS status changed", "send", rec.ID, "status", after)
-	return nil
+	a.log.Info("sent SMS status changed", "phone", phone, "send", rec.ID, "status", after)
+	return true, nil
 }
 
-// orphanReportsBucket keeps delivery reports that arrived before the send
-// they are about was committed (key: "phone/ref").
-var orphanReportsBucket = []byte("agent/orphan-reports")
+// reportsBucket keeps delivery reports not matched yet (key: phone id and a
+// sequence number, see keptReportKey). The bucket's sequence orders them, so
+// that a send replays only the reports that came after it began: one kept
+// from before may carry the same message reference, reused since.
+var reportsBucket = []byte("agent/kept-reports")
 
-// replayOrphanReports applies reports kept for refs that a send has just
-// committed.
-func (w *worker) replayOrphanReports(ctx context.Context, refs []int) {
-	w.a.reportMu.Lock()
-	defer w.a.reportMu.Unlock()
-	for _, ref := range refs {
-		var rep modem.StatusReport
-		var ok bool
-		err := w.a.out.Update(ctx, func(tx *bbolt.Tx) error {
-			var err error
-			ok, err = getJSON(tx, orphanReportsBucket, refKey(w.id, ref), &rep)
-			if err != nil || !ok {
-				return err
+// keptReportTTL is how long a report that never matched is kept.
+const keptReportTTL = 48 * time.Hour
+
+// keptReport is a delivery report waiting for the send it is about.
+type keptReport struct {
+	modem.StatusReport
+	Arrived time.Time `json:"arrived"`
+}
+
+// keptReportKey is the key of a kept report: the phone id, then the
+// sequence number, zero-padded so a phone's reports sort in arrival order.
+func keptReportKey(phone int, seq uint64) []byte {
+	return fmt.Appendf(nil, "%d/%020d", phone, seq)
+}
+
+// keepReport stores a report to be matched when the send in progress on
+// its phone ends. a.reportMu is held.
+func (a *Agent) keepReport(ctx context.Context, phone int, rep *modem.StatusReport, why string) error {
+	a.log.Info("delivery report kept for later", "phone", phone, "ref", rep.Ref, "recipient", rep.Recipient, "st", rep.ST, "why", why)
+	return a.out.Update(ctx, func(tx *bbolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(reportsBucket)
+		if err != nil {
+			return err
+		}
+		seq, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		return putJSON(tx, reportsBucket, keptReportKey(phone, seq), keptReport{StatusReport: *rep, Arrived: a.now()})
+	})
+}
+
+// reportMark returns the sequence number of the last kept report. A send
+// stores it when it begins; the reports kept after it may be about it.
+func reportMark(tx *bbolt.Tx) uint64 {
+	if b := tx.Bucket(reportsBucket); b != nil {
+		return b.Sequence()
+	}
+	return 0
+}
+
+// beginSend makes the phone's delivery reports wait until endSend.
+func (a *Agent) beginSend(phone int) {
+	a.reportMu.Lock()
+	a.sendsOpen[phone]++
+	a.reportMu.Unlock()
+}
+
+// endSend lets the phone's reports through again and applies those kept
+// since mark, now that the send's references are recorded.
+func (a *Agent) endSend(ctx context.Context, phone int, mark uint64) {
+	a.reportMu.Lock()
+	defer a.reportMu.Unlock()
+	if a.sendsOpen[phone]--; a.sendsOpen[phone] <= 0 {
+		delete(a.sendsOpen, phone)
+	}
+	a.replayReportsLocked(ctx, phone, mark)
+}
+
+// replayReportsLocked applies the phone's kept reports with a sequence
+// number above mark, deleting each one that matched, and drops reports that
+// never matched within keptReportTTL. a.reportMu is held.
+func (a *Agent) replayReportsLocked(ctx context.Context, phone int, mark uint64) {
+	type kept struct {
+		key []byte
+		rep keptReport
+	}
+	var due, expired [][]byte
+	var replay []kept
+	prefix := fmt.Appendf(nil, "%d/", phone)
+	now := a.now()
+	_ = a.out.DB().View(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(reportsBucket)
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			var r keptReport
+			seq, err := strconv.ParseUint(string(k[len(prefix):]), 10, 64)
+			if err != nil || json.Unmarshal(v, &r) != nil {
+				expired = append(expired, bytes.Clone(k))
+				continue
 			}
-			return tx.Bucket(orphanReportsBucket).Delete(refKey(w.id, ref))
-		})
-		if err != nil || !ok {
+			switch {
+			case seq > mark:
+				replay = append(replay, kept{bytes.Clone(k), r})
+			case now.Sub(r.Arrived) > keptReportTTL:
+				expired = append(expired, bytes.Clone(k))
+			}
+		}
+		return nil
+	})
+	for _, k := range replay {
+		matched, err := a.applyReport(ctx, phone, &k.rep.StatusReport)
+		if err != nil {
+			a.log.Error("applying a kept delivery report", "phone", phone, "ref", k.rep.Ref, "err", err)
 			continue
 		}
-		if err := w.handleStatusReport(ctx, &rep); err != nil {
-			w.log.Error("replaying an early status report", "ref", ref, "err", err)
+		if matched {
+			due = append(due, k.key)
 		}
+	}
+	if len(expired) > 0 {
+		a.counter.add("status_reports_expired", uint64(len(expired)))
+		a.log.Warn("dropping delivery reports that matched no sent SMS", "phone", phone, "count", len(expired), "kept_for", keptReportTTL)
+	}
+	if len(due)+len(expired) == 0 {
+		return
+	}
+	if err := a.out.Update(context.WithoutCancel(ctx), func(tx *bbolt.Tx) error {
+		b := tx.Bucket(reportsBucket)
+		for _, k := range append(due, expired...) {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		// Left in place, a matched report is applied again later, which
+		// changes nothing: statuses only move forward.
+		a.log.Error("deleting kept delivery reports", "phone", phone, "err", err)
 	}
 }
 

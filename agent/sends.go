@@ -66,6 +66,18 @@ type sendRecord struct {
 	Created      time.Time `json:"created"`
 	SentAt       time.Time `json:"sent_at,omitzero"`
 	NotBefore    time.Time `json:"not_before,omitzero"`
+	// ReportMark is the kept-report sequence number when the last attempt
+	// began: kept reports above it may be about this request.
+	ReportMark uint64 `json:"report_mark,omitempty"`
+	// Outcome is the outcome decided but not yet committed (the commit
+	// failed); a restart commits it.
+	Outcome *sendOutcome `json:"outcome,omitempty"`
+}
+
+// sendOutcome is a request's final state and webhook status.
+type sendOutcome struct {
+	State  string `json:"state"`
+	Status string `json:"status"`
 }
 
 // refEntry links a message reference on a phone to a part of a sent SMS.
@@ -252,7 +264,9 @@ func (a *Agent) SendStatusOf(id uint64) (SendStatus, error) {
 
 // recover settles requests a crash left in the "sending" state. The modem
 // may have accepted them, so they are never sent again: they are reported
-// with status "unknown", as RaspiSMS reports a send it cannot confirm.
+// with status "unknown", as RaspiSMS reports a send it cannot confirm, unless
+// the outcome was decided before the crash. Delivery reports kept while they
+// were in progress are applied.
 func (q *sendQueue) recover(ctx context.Context) error {
 	var stuck []sendRecord
 	err := q.a.out.DB().View(func(tx *bbolt.Tx) error {
@@ -267,11 +281,20 @@ func (q *sendQueue) recover(ctx context.Context) error {
 		return fmt.Errorf("scan send queue: %w", err)
 	}
 	for _, r := range stuck {
-		q.a.log.Warn("send interrupted by a restart; not resending it", "send", r.ID, "phone", r.UsedPhone)
-		r.LastError = "interrupted by a restart while the modem was sending; not resent"
-		if err := q.a.commitSend(ctx, r, stateSent, statusUnknown, r.Refs); err != nil {
+		outcome := sendOutcome{State: stateSent, Status: statusUnknown}
+		if r.Outcome != nil {
+			outcome = *r.Outcome
+			q.a.log.Warn("committing a send outcome decided before the restart", "send", r.ID, "phone", r.UsedPhone, "status", outcome.Status)
+		} else {
+			q.a.log.Warn("send interrupted by a restart; not resending it", "send", r.ID, "phone", r.UsedPhone)
+			r.LastError = "interrupted by a restart while the modem was sending; not resent"
+		}
+		if err := q.a.commitSend(ctx, r, outcome.State, outcome.Status, r.Refs); err != nil {
 			return err
 		}
+		q.a.reportMu.Lock()
+		q.a.replayReportsLocked(ctx, r.UsedPhone, r.ReportMark)
+		q.a.reportMu.Unlock()
 	}
 	return nil
 }
@@ -412,43 +435,57 @@ func (q *sendQueue) pickPhone(r sendRecord) *worker {
 var errNotQueued = errors.New("no longer queued")
 
 // sendOne sends one request through w and commits the outcome together with
-// its send_sms event.
+// its send_sms event. Each part's reference is recorded as soon as the modem
+// answers it; the phone's delivery reports wait until the send ends.
 func (q *sendQueue) sendOne(ctx context.Context, w *worker, r sendRecord) {
 	a := q.a
+	// Every report kept from here on may be about this send: the mark is
+	// taken before the phone's reports start to wait.
+	var mark uint64
+	_ = a.out.DB().View(func(tx *bbolt.Tx) error {
+		mark = reportMark(tx)
+		return nil
+	})
+	a.beginSend(w.id)
 	if err := a.out.Update(ctx, func(tx *bbolt.Tx) error {
-		// Re-read the record: only a request still queued may be sent.
+		// Re-read the record: only a request still queued and due may be
+		// sent (the dispatcher's snapshot may be older than a send that
+		// just ended).
 		ok, err := getJSON(tx, sendsBucket, u64key(r.ID), &r)
 		if err != nil {
 			return err
 		}
-		if !ok || r.State != stateQueued {
+		if !ok || r.State != stateQueued || a.now().Before(r.NotBefore) {
 			return errNotQueued
 		}
 		r.State = stateSending
 		r.UsedPhone = w.id
 		r.Attempts++
+		r.Refs = nil
+		r.ReportMark = mark
 		return putJSON(tx, sendsBucket, u64key(r.ID), r)
 	}); err != nil {
+		a.endSend(context.WithoutCancel(ctx), w.id, mark)
 		if !errors.Is(err, errNotQueued) {
 			a.log.Error("marking send in progress", "send", r.ID, "err", err)
 		}
 		return
 	}
-	refs, err := w.phone.Send(ctx, r.To, r.Text, r.StatusReport)
-	r.Refs = refs
-	if len(refs) > 0 {
-		// The references go to disk first, on their own, so that reports
-		// can be matched even if the send_sms commit below fails.
+	defer a.endSend(context.WithoutCancel(ctx), w.id, r.ReportMark)
+
+	refs, err := w.phone.SendEach(ctx, r.To, r.Text, r.StatusReport, func(_, ref int) {
+		r.Refs = append(r.Refs, ref)
 		if serr := a.saveRefs(ctx, r); serr != nil {
-			a.log.Error("recording message references", "send", r.ID, "refs", refs, "err", serr)
+			a.log.Error("recording a message reference", "send", r.ID, "ref", ref, "err", serr)
 		}
-	}
+	})
+	r.Refs = refs
 	maxAttempts := a.cfg.Load().Sending.MaxAttempts
-	var state, status string
+	var outcome sendOutcome
 	switch {
 	case err == nil:
 		a.counter.add("sends_ok", 1)
-		state, status = stateSent, statusUnknown
+		outcome = sendOutcome{stateSent, statusUnknown}
 	case len(refs) == 0 && ctx.Err() != nil && !errors.Is(err, modem.ErrUnconfirmed):
 		// Stopped before the modem had the message: it waits for the next run.
 		r.Attempts--
@@ -465,48 +502,66 @@ func (q *sendQueue) sendOne(ctx context.Context, w *worker, r sendRecord) {
 		// (the port closed, the phone was stopped, or it stayed silent): it
 		// may be on its way, so it is not sent again.
 		a.counter.add("sends_unconfirmed", 1)
-		state, status = unconfirmedOutcome(r.Text, len(refs))
-		w.log.Warn("send not confirmed by the modem; not resending it", "send", r.ID, "accepted_parts", len(refs), "status", status, "err", err)
+		outcome = unconfirmedOutcome(r.Text, len(refs))
+		w.log.Warn("send not confirmed by the modem; not resending it", "send", r.ID, "accepted_parts", len(refs), "status", outcome.Status, "err", err)
 		r.LastError = err.Error()
 	default:
 		a.counter.add("sends_failed", 1)
 		w.log.Warn("send failed", "send", r.ID, "accepted_parts", len(refs), "err", err)
 		r.LastError = err.Error()
-		state, status = stateFailed, statusFailed
+		outcome = sendOutcome{stateFailed, statusFailed}
 	}
-	if err := q.commitPersistently(ctx, r, state, status); err != nil {
-		a.log.Error("send outcome not recorded; it is settled as unknown at the next start", "send", r.ID, "err", err)
-		return
+	if err := q.commitPersistently(ctx, r, outcome); err != nil {
+		a.log.Error("send outcome not recorded; the next start commits it", "send", r.ID, "err", err)
 	}
-	w.replayOrphanReports(context.WithoutCancel(ctx), refs)
 }
 
 // requeue puts a request back in the queue, to be tried again from notBefore.
+// Nothing reached the modem, so the request must not be settled as sent: the
+// write is tried again while the state file refuses it, until a stop. (A
+// request a stop leaves in the sending state is reported unknown at the next
+// start, never sent twice.)
 func (q *sendQueue) requeue(ctx context.Context, r sendRecord, notBefore time.Time) {
 	r.State, r.NotBefore = stateQueued, notBefore
-	if err := q.a.out.Update(context.WithoutCancel(ctx), func(tx *bbolt.Tx) error {
-		return putJSON(tx, sendsBucket, u64key(r.ID), r)
-	}); err != nil {
-		// It stays "sending", which the next start settles as unknown.
-		q.a.log.Error("requeueing a send", "send", r.ID, "err", err)
-	}
+	q.persist(ctx, r.ID, "requeueing a send", func() error {
+		return q.a.out.Update(context.WithoutCancel(ctx), func(tx *bbolt.Tx) error {
+			return putJSON(tx, sendsBucket, u64key(r.ID), r)
+		})
+	})
 }
 
-// commitRetry is how long commitPersistently waits between tries.
+// commitRetry is how long persist waits between tries.
 const commitRetry = 2 * time.Second
 
 // commitPersistently commits a request's outcome, trying again while the
 // state file refuses writes (a full disk), until it works or the send is
-// aborted by a stop. The phone stays claimed meanwhile: nothing more is sent
-// through it while outcomes cannot be recorded.
-func (q *sendQueue) commitPersistently(ctx context.Context, r sendRecord, state, status string) error {
+// aborted by a stop. After a first failure the decided outcome is written on
+// its own if possible, so a restart commits it rather than "unknown". The
+// phone stays claimed meanwhile: nothing more is sent through it while
+// outcomes cannot be recorded.
+func (q *sendQueue) commitPersistently(ctx context.Context, r sendRecord, outcome sendOutcome) error {
+	first := true
+	return q.persist(ctx, r.ID, "recording send outcome", func() error {
+		err := q.a.commitSend(ctx, r, outcome.State, outcome.Status, r.Refs)
+		if err != nil && first {
+			first = false
+			r.Outcome = &outcome
+			_ = q.a.saveRefs(ctx, r)
+		}
+		return err
+	})
+}
+
+// persist runs write until it succeeds or ctx ends, counting and logging
+// each failure.
+func (q *sendQueue) persist(ctx context.Context, id uint64, what string, write func() error) error {
 	for {
-		err := q.a.commitSend(ctx, r, state, status, r.Refs)
+		err := write()
 		if err == nil {
 			return nil
 		}
 		q.a.counter.add("send_commit_errors", 1)
-		q.a.log.Error("recording send outcome; will try again", "send", r.ID, "err", err, "in", commitRetry)
+		q.a.log.Error(what+"; will try again", "send", id, "err", err, "in", commitRetry)
 		t := time.NewTimer(commitRetry)
 		select {
 		case <-ctx.Done():
@@ -517,8 +572,9 @@ func (q *sendQueue) commitPersistently(ctx context.Context, r sendRecord, state,
 	}
 }
 
-// saveRefs stores a request's message references and their report-matching
-// entries, keeping the request in the sending state.
+// saveRefs stores a request as it is while it is being sent: its message
+// references so far (with their report-matching entries), and its decided
+// outcome if there is one.
 func (a *Agent) saveRefs(ctx context.Context, r sendRecord) error {
 	return a.out.Update(context.WithoutCancel(ctx), func(tx *bbolt.Tx) error {
 		if err := putJSON(tx, sendsBucket, u64key(r.ID), r); err != nil {
@@ -545,22 +601,28 @@ func putRefs(tx *bbolt.Tx, r sendRecord) error {
 // the last part, every part may be on its way and the status is unknown, as
 // after a restart mid-send. Otherwise later parts were never handed over, so
 // the message cannot arrive whole: it failed.
-func unconfirmedOutcome(text string, accepted int) (state, status string) {
+func unconfirmedOutcome(text string, accepted int) sendOutcome {
 	if n, err := modem.Parts(text); err == nil && accepted+1 >= n {
-		return stateSent, statusUnknown
+		return sendOutcome{stateSent, statusUnknown}
 	}
-	return stateFailed, statusFailed
+	return sendOutcome{stateFailed, statusFailed}
 }
 
 // commitSend records a request's final hand-over state and its send_sms event
 // in one transaction, together with the references that delivery reports
 // will be matched against.
 func (a *Agent) commitSend(ctx context.Context, r sendRecord, state, status string, refs []int) error {
-	r.State, r.Status, r.Refs = state, status, refs
+	r.State, r.Status, r.Refs, r.Outcome = state, status, refs, nil
 	if r.SentAt.IsZero() {
 		r.SentAt = a.now()
 	}
-	r.Parts = make([]string, len(refs))
+	// One status per part of the message, not per reference: a part that
+	// reached the modem without one keeps the whole from "delivered".
+	parts := len(refs)
+	if n, err := modem.Parts(r.Text); err == nil && n > parts {
+		parts = n
+	}
+	r.Parts = make([]string, parts)
 	loc := a.loc.Load()
 	origin := a.originPhone(r)
 	_, err := a.out.Enqueue(context.WithoutCancel(ctx), outbox.Event{

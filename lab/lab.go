@@ -126,9 +126,10 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 		opts.Agent.Logger = opts.Logger
 	}
 	l = &Lab{Dir: opts.Dir, opts: opts, log: opts.Logger, events: newEventLog(), gate: newGate()}
+	built := l // the error returns below set l to nil
 	defer func() {
 		if err != nil {
-			l.Close()
+			built.Close()
 		}
 	}()
 	if l.Dir == "" {

@@ -66,6 +66,15 @@ func Parts(text string) (int, error) {
 // ErrUnconfirmed means the part after the returned ones reached the modem
 // without a verdict: it may have been sent.
 func (p *Phone) Send(ctx context.Context, to, text string, statusReport bool) ([]int, error) {
+	return p.SendEach(ctx, to, text, statusReport, nil)
+}
+
+// SendEach is Send that calls accepted, when not nil, with each part's
+// index and reference as soon as the modem answers it, before the next part
+// is handed over. A caller records the references there, so that a delivery
+// report, which may arrive while later parts are still being sent, finds the
+// part it is about.
+func (p *Phone) SendEach(ctx context.Context, to, text string, statusReport bool, accepted func(part, ref int)) ([]int, error) {
 	if err := ValidNumber(to); err != nil {
 		return nil, err
 	}
@@ -113,6 +122,9 @@ func (p *Phone) Send(ctx context.Context, to, text string, statusReport bool) ([
 			return refs, fmt.Errorf("part %d of %d: %w: OK without a +CMGS reference", i+1, len(pdus), ErrUnconfirmed)
 		}
 		refs = append(refs, mr)
+		if accepted != nil {
+			accepted(i, mr)
+		}
 	}
 	return refs, nil
 }

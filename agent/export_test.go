@@ -1,0 +1,46 @@
+package agent
+
+import (
+	"context"
+	"time"
+
+	"github.com/simhook/simhook/modem"
+	"go.etcd.io/bbolt"
+)
+
+// SeedSend stores a send request as an earlier run left it, with the
+// report-matching entries of its references, so that tests can set up what
+// only weeks of traffic or a crash would produce.
+func SeedSend(a *Agent, id uint64, phone int, to, state, status string, refs []int, mark uint64) error {
+	r := sendRecord{
+		ID: id, To: to, Text: "seeded", Tag: "seed", StatusReport: true, State: state, Status: status,
+		UsedPhone: phone, Refs: refs, Attempts: 1, Created: time.Now(), ReportMark: mark,
+	}
+	if state != stateSending {
+		r.Parts = make([]string, len(refs))
+		r.SentAt = time.Now()
+	}
+	return a.out.Update(context.Background(), func(tx *bbolt.Tx) error {
+		if err := putJSON(tx, sendsBucket, u64key(id), r); err != nil {
+			return err
+		}
+		return putRefs(tx, r)
+	})
+}
+
+// SeedKeptReport stores a delivery report as kept, as if it had arrived at
+// arrived without matching a send. It returns its sequence number.
+func SeedKeptReport(a *Agent, rep modem.StatusReport, arrived time.Time) (uint64, error) {
+	var seq uint64
+	err := a.out.Update(context.Background(), func(tx *bbolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(reportsBucket)
+		if err != nil {
+			return err
+		}
+		if seq, err = b.NextSequence(); err != nil {
+			return err
+		}
+		return putJSON(tx, reportsBucket, keptReportKey(rep.Phone, seq), keptReport{StatusReport: rep, Arrived: arrived})
+	})
+	return seq, err
+}
