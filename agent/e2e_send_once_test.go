@@ -138,3 +138,55 @@ func unplugAndReplug(t *testing.T, l *lab.Lab) {
 	}
 	waitUntil(t, 20*time.Second, "the phone to come back", func() bool { return a.Phones()[0].Status == "up" })
 }
+
+// TestRestartSettlesInterruptedSends: a crash leaves requests in the middle
+// of their hand-over to the modem. At the restart, one the modem never had is
+// sent; one whose part the modem had without answering is never sent again
+// (unknown, or failed when later parts never went out); one stopped between
+// two accepted parts failed.
+func TestRestartSettlesInterruptedSends(t *testing.T) {
+	long := strings.Repeat("three parts ", 40)
+	tests := []struct {
+		name         string
+		text         string
+		handed       int
+		refs         []int
+		wantStatus   string
+		wantSentNow  int // parts the modem transmits after the restart
+		wantAttempts int
+	}{
+		{"never handed over", "not yet sent", 0, nil, "unknown", 1, 1},
+		{"handed, no answer", "maybe sent", 1, nil, "unknown", 0, 1},
+		{"accepted, commit lost", "surely sent", 1, []int{200}, "unknown", 0, 1},
+		{"second of three parts unanswered", long, 2, []int{201}, "failed", 0, 1},
+		{"stopped between parts", long, 1, []int{202}, "failed", 0, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := startLab(t, lab.Options{})
+			ctx := testContext(t, 30*time.Second)
+			if err := agent.SeedInterrupted(mustAgent(t, l), 5000, "+33612345678", tt.text, tt.handed, tt.refs); err != nil {
+				t.Fatal(err)
+			}
+			restartAgent(t, l)
+			if err := l.WaitEvents(ctx, webhook.SendSMS, 1); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(500 * time.Millisecond)
+			ev := l.EventsOf(webhook.SendSMS)[0].SendSMS
+			if ev.ID != 5000 || ev.Status != tt.wantStatus || l.Count(webhook.SendSMS) != 1 {
+				t.Errorf("send_sms id %d status %q (%d events), want id 5000 status %q once", ev.ID, ev.Status, l.Count(webhook.SendSMS), tt.wantStatus)
+			}
+			if n := len(l.Modems[0].Sent()); n != tt.wantSentNow {
+				t.Errorf("the modem transmitted %d parts after the restart, want %d", n, tt.wantSentNow)
+			}
+			got, err := mustAgent(t, l).SendStatusOf(5000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Attempts != tt.wantAttempts {
+				t.Errorf("attempts %d, want %d", got.Attempts, tt.wantAttempts)
+			}
+		})
+	}
+}

@@ -14,7 +14,7 @@ import (
 func SeedSend(a *Agent, id uint64, phone int, to, state, status string, refs []int, mark uint64) error {
 	r := sendRecord{
 		ID: id, To: to, Text: "seeded", Tag: "seed", StatusReport: true, State: state, Status: status,
-		UsedPhone: phone, Refs: refs, Attempts: 1, Created: time.Now(), ReportMark: mark,
+		UsedPhone: phone, Refs: refs, Handed: len(refs), Attempts: 1, Created: time.Now(), ReportMark: mark,
 	}
 	if state != stateSending {
 		r.Parts = make([]string, len(refs))
@@ -43,4 +43,19 @@ func SeedKeptReport(a *Agent, rep modem.StatusReport, arrived time.Time) (uint64
 		return putJSON(tx, reportsBucket, keptReportKey(rep.Phone, seq), keptReport{StatusReport: rep, Arrived: arrived})
 	})
 	return seq, err
+}
+
+// SeedInterrupted stores a request as a crash left it on phone 1: in the
+// sending state, with handed parts given to the modem and refs answered.
+func SeedInterrupted(a *Agent, id uint64, to, text string, handed int, refs []int) error {
+	r := sendRecord{
+		ID: id, To: to, Text: text, State: stateSending, UsedPhone: 1, Refs: refs,
+		Handed: handed, Attempts: 1, Created: time.Now(),
+	}
+	return a.out.Update(context.Background(), func(tx *bbolt.Tx) error {
+		if err := putJSON(tx, sendsBucket, u64key(id), r); err != nil {
+			return err
+		}
+		return putRefs(tx, r)
+	})
 }

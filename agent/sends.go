@@ -60,7 +60,8 @@ type sendRecord struct {
 	Status       string    `json:"status,omitempty"` // webhook status once handed over
 	UsedPhone    int       `json:"used_phone,omitempty"`
 	Refs         []int     `json:"refs,omitempty"`
-	Parts        []string  `json:"parts,omitempty"` // per-part report status
+	Handed       int       `json:"handed,omitempty"` // parts whose PDU went to the modem in this attempt
+	Parts        []string  `json:"parts,omitempty"`  // per-part report status
 	Attempts     int       `json:"attempts"`
 	LastError    string    `json:"last_error,omitempty"`
 	Created      time.Time `json:"created"`
@@ -262,11 +263,13 @@ func (a *Agent) SendStatusOf(id uint64) (SendStatus, error) {
 	return rec.status(), nil
 }
 
-// recover settles requests a crash left in the "sending" state. The modem
-// may have accepted them, so they are never sent again: they are reported
-// with status "unknown", as RaspiSMS reports a send it cannot confirm, unless
-// the outcome was decided before the crash. Delivery reports kept while they
-// were in progress are applied.
+// recover settles requests a crash left in the "sending" state. One whose
+// part was handed to the modem without a verdict may have been sent, so it is
+// never sent again: it is reported with status "unknown", as RaspiSMS reports
+// a send it cannot confirm (or "failed" when later parts never went out). One
+// the modem never had goes back in the queue. An outcome decided before the
+// crash is committed as decided. Delivery reports kept while they were in
+// progress are applied.
 func (q *sendQueue) recover(ctx context.Context) error {
 	var stuck []sendRecord
 	err := q.a.out.DB().View(func(tx *bbolt.Tx) error {
@@ -281,12 +284,35 @@ func (q *sendQueue) recover(ctx context.Context) error {
 		return fmt.Errorf("scan send queue: %w", err)
 	}
 	for _, r := range stuck {
-		outcome := sendOutcome{State: stateSent, Status: statusUnknown}
-		if r.Outcome != nil {
+		var outcome sendOutcome
+		switch {
+		case r.Outcome != nil:
 			outcome = *r.Outcome
 			q.a.log.Warn("committing a send outcome decided before the restart", "send", r.ID, "phone", r.UsedPhone, "status", outcome.Status)
-		} else {
-			q.a.log.Warn("send interrupted by a restart; not resending it", "send", r.ID, "phone", r.UsedPhone)
+		case r.Handed == 0:
+			// The modem never had any part: the request goes back in
+			// the queue, and this attempt does not count.
+			q.a.log.Warn("send interrupted by a restart before the modem had it; sending it again", "send", r.ID, "phone", r.UsedPhone)
+			r.State, r.Attempts, r.Refs = stateQueued, max(r.Attempts-1, 0), nil
+			if err := q.a.out.Update(ctx, func(tx *bbolt.Tx) error {
+				return putJSON(tx, sendsBucket, u64key(r.ID), r)
+			}); err != nil {
+				return fmt.Errorf("requeue send %d: %w", r.ID, err)
+			}
+			continue
+		case r.Handed <= len(r.Refs) && allParts(r.Text, len(r.Refs)):
+			// Every part was accepted; only the commit was interrupted.
+			outcome = sendOutcome{stateSent, statusUnknown}
+			q.a.log.Warn("send accepted by the modem before a restart; committing it", "send", r.ID, "phone", r.UsedPhone)
+		case r.Handed <= len(r.Refs):
+			// Every part handed over was accepted, but the rest never
+			// went out: the message cannot arrive whole.
+			outcome = sendOutcome{stateFailed, statusFailed}
+			q.a.log.Warn("send interrupted by a restart between parts; reporting it failed", "send", r.ID, "phone", r.UsedPhone, "accepted_parts", len(r.Refs))
+			r.LastError = "interrupted by a restart between two parts; the rest was not sent"
+		default:
+			outcome = unconfirmedOutcome(r.Text, len(r.Refs))
+			q.a.log.Warn("send interrupted by a restart while the modem had it; not resending it", "send", r.ID, "phone", r.UsedPhone, "status", outcome.Status)
 			r.LastError = "interrupted by a restart while the modem was sending; not resent"
 		}
 		if err := q.a.commitSend(ctx, r, outcome.State, outcome.Status, r.Refs); err != nil {
@@ -430,6 +456,10 @@ func (q *sendQueue) pickPhone(r sendRecord) *worker {
 	return nil
 }
 
+// errHandOver means a part's hand-over to the modem could not be recorded,
+// so it was not handed over.
+var errHandOver = errors.New("recording the hand-over to the modem")
+
 // errNotQueued means a request was no longer queued when its send began:
 // the snapshot dispatch worked from was older than a send that finished.
 var errNotQueued = errors.New("no longer queued")
@@ -461,7 +491,7 @@ func (q *sendQueue) sendOne(ctx context.Context, w *worker, r sendRecord) {
 		r.State = stateSending
 		r.UsedPhone = w.id
 		r.Attempts++
-		r.Refs = nil
+		r.Refs, r.Handed = nil, 0
 		r.ReportMark = mark
 		return putJSON(tx, sendsBucket, u64key(r.ID), r)
 	}); err != nil {
@@ -473,11 +503,23 @@ func (q *sendQueue) sendOne(ctx context.Context, w *worker, r sendRecord) {
 	}
 	defer a.endSend(context.WithoutCancel(ctx), w.id, r.ReportMark)
 
-	refs, err := w.phone.SendEach(ctx, r.To, r.Text, r.StatusReport, func(_, ref int) {
-		r.Refs = append(r.Refs, ref)
-		if serr := a.saveRefs(ctx, r); serr != nil {
-			a.log.Error("recording a message reference", "send", r.ID, "ref", ref, "err", serr)
-		}
+	refs, err := w.phone.SendEach(ctx, r.To, r.Text, r.StatusReport, modem.SendHooks{
+		// Recorded before the PDU goes out: a restart can then tell a
+		// request the modem never had (sent again) from one it may have
+		// sent (never sent again).
+		Handing: func(part int) error {
+			r.Handed = part + 1
+			if err := a.saveRefs(ctx, r); err != nil {
+				return fmt.Errorf("%w: part %d: %w", errHandOver, part+1, err)
+			}
+			return nil
+		},
+		Accepted: func(_, ref int) {
+			r.Refs = append(r.Refs, ref)
+			if err := a.saveRefs(ctx, r); err != nil {
+				a.log.Error("recording a message reference", "send", r.ID, "ref", ref, "err", err)
+			}
+		},
 	})
 	r.Refs = refs
 	maxAttempts := a.cfg.Load().Sending.MaxAttempts
@@ -490,6 +532,13 @@ func (q *sendQueue) sendOne(ctx context.Context, w *worker, r sendRecord) {
 		// Stopped before the modem had the message: it waits for the next run.
 		r.Attempts--
 		q.requeue(ctx, r, time.Time{})
+		return
+	case len(refs) == 0 && errors.Is(err, errHandOver):
+		// The state file refused the hand-over record, so nothing was sent.
+		w.log.Error("send held back: its hand-over could not be recorded", "send", r.ID, "err", err)
+		r.Attempts--
+		r.LastError = err.Error()
+		q.requeue(ctx, r, a.now().Add(5*time.Second))
 		return
 	case len(refs) == 0 && modem.Temporary(err) && r.Attempts < maxAttempts:
 		a.counter.add("sends_retried", 1)
@@ -594,6 +643,12 @@ func putRefs(tx *bbolt.Tx, r sendRecord) error {
 		}
 	}
 	return nil
+}
+
+// allParts reports whether accepted parts are the whole of text.
+func allParts(text string, accepted int) bool {
+	n, err := modem.Parts(text)
+	return err == nil && accepted >= n
 }
 
 // unconfirmedOutcome is the state and webhook status of a request whose part

@@ -176,8 +176,10 @@ func (e *engine) Command(ctx context.Context, cmd string, timeout time.Duration)
 }
 
 // CommandPDU sends a command that prompts for data (AT+CMGS=n), then the
-// data and Ctrl-Z, and returns the reply's information lines.
-func (e *engine) CommandPDU(ctx context.Context, cmd, data string, timeout time.Duration) ([]string, error) {
+// data and Ctrl-Z, and returns the reply's information lines. When handing
+// is not nil it runs between the prompt and the data; an error from it
+// cancels the prompt and is returned, and nothing is sent.
+func (e *engine) CommandPDU(ctx context.Context, cmd, data string, timeout time.Duration, handing func() error) ([]string, error) {
 	e.cmdMu.Lock()
 	defer e.cmdMu.Unlock()
 	defer e.expect.Store("")
@@ -219,6 +221,13 @@ func (e *engine) CommandPDU(ctx context.Context, cmd, data string, timeout time.
 			return nil, ctx.Err()
 		}
 	}
+	if handing != nil {
+		if err := handing(); err != nil {
+			_, _ = e.rw.Write([]byte{0x1B})
+			e.dirty.Store(true)
+			return nil, err
+		}
+	}
 	if _, err := io.WriteString(e.rw, data+"\x1a"); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrClosed, err)
 	}
@@ -236,6 +245,17 @@ func (e *engine) CommandPDU(ctx context.Context, cmd, data string, timeout time.
 func unanswered(err error) bool {
 	return errors.Is(err, ErrTimeout) || errors.Is(err, ErrClosed) ||
 		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// cancelPrompt leaves a +CMGS prompt that a previous program (killed between
+// the command and its PDU) may have left open: a modem in that state takes
+// every command as text for the message and answers nothing. ESC cancels the
+// prompt; in command mode it is a stray byte before "AT", which V.250 modems
+// skip. The cancelled prompt may answer OK, so the next command first
+// resynchronises.
+func (e *engine) cancelPrompt() {
+	_, _ = e.rw.Write([]byte{0x1B})
+	e.dirty.Store(true)
 }
 
 // send makes cmd the command in flight and writes it; the caller holds

@@ -212,7 +212,7 @@ func TestEngineSendPrompt(t *testing.T) {
 			}
 			done := make(chan result)
 			go func() {
-				lines, err := e.CommandPDU(context.Background(), "+CMGS=20", "0011AB", 500*time.Millisecond)
+				lines, err := e.CommandPDU(context.Background(), "+CMGS=20", "0011AB", 500*time.Millisecond, nil)
 				done <- result{lines, err}
 			}()
 			s.expect(t, "AT+CMGS=20\r")

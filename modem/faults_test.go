@@ -1,6 +1,7 @@
 package modem
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/simhook/simhook/modem/modemsim"
 	"github.com/warthog618/sms"
 	"github.com/warthog618/sms/encoding/tpdu"
+	"go.bug.st/serial"
 )
 
 // texts returns how many times each text was handled.
@@ -566,5 +568,41 @@ func TestFailedDeleteOfOnePart(t *testing.T) {
 	time.Sleep(6 * time.Second) // past ConcatTimeout: a leftover part would have come up
 	if got := rec.count(); got != 1 {
 		t.Errorf("the message came up %d times, want once", got)
+	}
+}
+
+// TestPromptLeftOpen: a program killed between AT+CMGS and its PDU leaves
+// the modem in the prompt, where it takes every command as message text and
+// answers nothing. The next session must get the modem back, and the junk
+// must not be sent as a message.
+func TestPromptLeftOpen(t *testing.T) {
+	m := modemsim.Start(t, modemsim.Options{})
+	port, err := serial.Open(m.Path(), &serial.Mode{BaudRate: 115200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := port.Write([]byte("AT+CMGS=20\r")); err != nil {
+		t.Fatal(err)
+	}
+	_ = port.SetReadTimeout(100 * time.Millisecond)
+	var got []byte
+	buf := make([]byte, 64)
+	for deadline := time.Now().Add(5 * time.Second); !bytes.Contains(got, []byte("> ")); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no prompt; the modem wrote %q", got)
+		}
+		n, _ := port.Read(buf)
+		got = append(got, buf[:n]...)
+	}
+	port.Close() // killed with the prompt open
+
+	rec := &recorder{}
+	p := runPhone(t, m, rec, nil)
+	eventually(t, 15*time.Second, "phone up", rec.up)
+	if _, err := p.Send(context.Background(), "+33600000001", "after the prompt", false); err != nil {
+		t.Fatal(err)
+	}
+	if sent := m.SentMessages(); len(sent) != 1 || sent[0].Text != "after the prompt" {
+		t.Errorf("the modem sent %+v, want only the new message", sent)
 	}
 }

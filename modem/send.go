@@ -66,15 +66,24 @@ func Parts(text string) (int, error) {
 // ErrUnconfirmed means the part after the returned ones reached the modem
 // without a verdict: it may have been sent.
 func (p *Phone) Send(ctx context.Context, to, text string, statusReport bool) ([]int, error) {
-	return p.SendEach(ctx, to, text, statusReport, nil)
+	return p.SendEach(ctx, to, text, statusReport, SendHooks{})
 }
 
-// SendEach is Send that calls accepted, when not nil, with each part's
-// index and reference as soon as the modem answers it, before the next part
-// is handed over. A caller records the references there, so that a delivery
-// report, which may arrive while later parts are still being sent, finds the
-// part it is about.
-func (p *Phone) SendEach(ctx context.Context, to, text string, statusReport bool, accepted func(part, ref int)) ([]int, error) {
+// SendHooks follow a send part by part, so that a caller can record its
+// progress durably. Nil fields are skipped.
+type SendHooks struct {
+	// Handing runs when the modem prompts for a part, just before its PDU
+	// is written: from then on the modem may send it. An error stops the
+	// send there, with the prompt cancelled and nothing sent.
+	Handing func(part int) error
+	// Accepted runs with a part's reference as soon as the modem answers
+	// it, before the next part is handed over, so that a delivery report
+	// (which may arrive while later parts are being sent) finds its part.
+	Accepted func(part, ref int)
+}
+
+// SendEach is Send with hooks that follow each part.
+func (p *Phone) SendEach(ctx context.Context, to, text string, statusReport bool, hooks SendHooks) ([]int, error) {
 	if err := ValidNumber(to); err != nil {
 		return nil, err
 	}
@@ -104,7 +113,11 @@ func (p *Phone) SendEach(ctx context.Context, to, text string, statusReport bool
 		if err != nil {
 			return refs, fmt.Errorf("modem: %w", err)
 		}
-		lines, err := eng.CommandPDU(ctx, "+CMGS="+strconv.Itoa(len(b)), "00"+strings.ToUpper(hex.EncodeToString(b)), sendTimeout)
+		var handing func() error
+		if hooks.Handing != nil {
+			handing = func() error { return hooks.Handing(i) }
+		}
+		lines, err := eng.CommandPDU(ctx, "+CMGS="+strconv.Itoa(len(b)), "00"+strings.ToUpper(hex.EncodeToString(b)), sendTimeout, handing)
 		if err != nil {
 			return refs, fmt.Errorf("part %d of %d: %w", i+1, len(pdus), err)
 		}
@@ -122,8 +135,8 @@ func (p *Phone) SendEach(ctx context.Context, to, text string, statusReport bool
 			return refs, fmt.Errorf("part %d of %d: %w: OK without a +CMGS reference", i+1, len(pdus), ErrUnconfirmed)
 		}
 		refs = append(refs, mr)
-		if accepted != nil {
-			accepted(i, mr)
+		if hooks.Accepted != nil {
+			hooks.Accepted(i, mr)
 		}
 	}
 	return refs, nil
