@@ -145,7 +145,7 @@ func unplugAndReplug(t *testing.T, l *lab.Lab) {
 // (unknown, or failed when later parts never went out); one stopped between
 // two accepted parts failed.
 func TestRestartSettlesInterruptedSends(t *testing.T) {
-	long := strings.Repeat("three parts ", 40)
+	long := strings.Repeat("three parts ", 30) // 360 GSM characters
 	tests := []struct {
 		name         string
 		text         string

@@ -299,6 +299,10 @@ func (q *sendQueue) recover(ctx context.Context) error {
 			}); err != nil {
 				return fmt.Errorf("requeue send %d: %w", r.ID, err)
 			}
+			// Reports kept during that attempt may be about older sends.
+			q.a.reportMu.Lock()
+			q.a.replayReportsLocked(ctx, r.UsedPhone, r.ReportMark)
+			q.a.reportMu.Unlock()
 			continue
 		case r.Handed <= len(r.Refs) && allParts(r.Text, len(r.Refs)):
 			// Every part was accepted; only the commit was interrupted.

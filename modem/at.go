@@ -251,11 +251,33 @@ func unanswered(err error) bool {
 // the command and its PDU) may have left open: a modem in that state takes
 // every command as text for the message and answers nothing. ESC cancels the
 // prompt; in command mode it is a stray byte before "AT", which V.250 modems
-// skip. The cancelled prompt may answer OK, so the next command first
-// resynchronises.
-func (e *engine) cancelPrompt() {
-	_, _ = e.rw.Write([]byte{0x1B})
-	e.dirty.Store(true)
+// skip. A cancelled prompt may answer OK, so the line is then left to go
+// quiet and whatever came is dropped, before the first command. (The marker
+// resynchronisation is not used here: a modem answering ERROR to everything
+// would make it fail, where a plain AT gets through.)
+func (e *engine) cancelPrompt(ctx context.Context) error {
+	if _, err := e.rw.Write([]byte{0x1B}); err != nil {
+		return fmt.Errorf("%w: %v", ErrClosed, err)
+	}
+	quiet := time.NewTimer(resyncQuiet)
+	defer quiet.Stop()
+	for {
+		select {
+		case <-e.replies.ready:
+			for {
+				if _, ok := e.nextReply(); !ok {
+					break
+				}
+			}
+			quiet.Reset(resyncQuiet)
+		case <-quiet.C:
+			return nil
+		case <-e.dead:
+			return ErrClosed
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // send makes cmd the command in flight and writes it; the caller holds

@@ -81,7 +81,9 @@ func (p *Phone) initialise(ctx context.Context, eng *engine) error {
 // asked again at once, for up to ten seconds, rather than after a
 // reconnection backoff each time.
 func (p *Phone) wakeUp(ctx context.Context, eng *engine) error {
-	eng.cancelPrompt()
+	if err := eng.cancelPrompt(ctx); err != nil {
+		return err
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	var err error
 	for time.Now().Before(deadline) {
