@@ -577,10 +577,27 @@ func TestFailedDeleteOfOnePart(t *testing.T) {
 // must not be sent as a message.
 func TestPromptLeftOpen(t *testing.T) {
 	m := modemsim.Start(t, modemsim.Options{})
+	leavePromptOpen(t, m)
+	rec := &recorder{}
+	p := runPhone(t, m, rec, nil)
+	eventually(t, 15*time.Second, "phone up", rec.up)
+	if _, err := p.Send(context.Background(), "+33600000001", "after the prompt", false); err != nil {
+		t.Fatal(err)
+	}
+	if sent := m.SentMessages(); len(sent) != 1 || sent[0].Text != "after the prompt" {
+		t.Errorf("the modem sent %+v, want only the new message", sent)
+	}
+}
+
+// leavePromptOpen does what a program killed at the +CMGS prompt does: it
+// asks to send, waits for the prompt and goes away.
+func leavePromptOpen(t *testing.T, m *modemsim.Modem) {
+	t.Helper()
 	port, err := serial.Open(m.Path(), &serial.Mode{BaudRate: 115200})
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer port.Close()
 	if _, err := port.Write([]byte("AT+CMGS=20\r")); err != nil {
 		t.Fatal(err)
 	}
@@ -593,16 +610,5 @@ func TestPromptLeftOpen(t *testing.T) {
 		}
 		n, _ := port.Read(buf)
 		got = append(got, buf[:n]...)
-	}
-	port.Close() // killed with the prompt open
-
-	rec := &recorder{}
-	p := runPhone(t, m, rec, nil)
-	eventually(t, 15*time.Second, "phone up", rec.up)
-	if _, err := p.Send(context.Background(), "+33600000001", "after the prompt", false); err != nil {
-		t.Fatal(err)
-	}
-	if sent := m.SentMessages(); len(sent) != 1 || sent[0].Text != "after the prompt" {
-		t.Errorf("the modem sent %+v, want only the new message", sent)
 	}
 }

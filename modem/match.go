@@ -33,10 +33,15 @@ func (p *Phone) match(ctx context.Context) (string, error) {
 		candidates = append(candidates, port.Name)
 	}
 	if m.IMEI == "" && m.ICCID == "" {
-		if len(candidates) == 0 {
-			return "", fmt.Errorf("no serial port matches usb %s", m.USB)
+		// Two identical modems share a USB id: take the first one that
+		// no other phone holds.
+		for _, name := range candidates {
+			if release, ok := claimPort(name); ok {
+				release()
+				return name, nil
+			}
 		}
-		return candidates[0], nil
+		return "", fmt.Errorf("no free serial port matches usb %s (%d in use by other phones)", m.USB, len(candidates))
 	}
 	for _, name := range candidates {
 		id, err := p.askIdentity(ctx, name)
@@ -51,13 +56,22 @@ func (p *Phone) match(ctx context.Context) (string, error) {
 }
 
 // askIdentity opens a port briefly and returns its +CGSN and +CCID answers.
+// A port another phone holds is not touched.
 func (p *Phone) askIdentity(ctx context.Context, name string) (string, error) {
+	release, ok := claimPort(name)
+	if !ok {
+		return "", fmt.Errorf("%s is in use by another phone", name)
+	}
+	defer release()
 	port, err := serial.Open(name, &serial.Mode{BaudRate: p.cfg.Baud})
 	if err != nil {
 		return "", err
 	}
 	defer port.Close()
 	eng := newEngine(port)
+	if err := eng.cancelPrompt(ctx); err != nil {
+		return "", err
+	}
 	var out []string
 	for _, c := range []string{"E0", "+CGSN", "+CCID"} {
 		lines, err := eng.Command(ctx, c, 2*time.Second)

@@ -58,3 +58,61 @@ func TestMatch(t *testing.T) {
 		t.Errorf("state %+v", st)
 	}
 }
+
+// TestMatchLeavesPortsOfOtherPhonesAlone: a phone looking for its modem
+// must not write to a port another phone holds, and takes the next modem
+// with the same USB id instead.
+func TestMatchLeavesPortsOfOtherPhonesAlone(t *testing.T) {
+	a := modemsim.Start(t, modemsim.Options{IMEI: "350000000000011"})
+	b := modemsim.Start(t, modemsim.Options{IMEI: "350000000000012"})
+	saved := listPorts
+	t.Cleanup(func() { listPorts = saved })
+	listPorts = func() ([]*enumerator.PortDetails, error) {
+		return []*enumerator.PortDetails{
+			{Name: a.Path(), IsUSB: true, VID: "2c7c", PID: "0125"},
+			{Name: b.Path(), IsUSB: true, VID: "2c7c", PID: "0125"},
+		}, nil
+	}
+	release, ok := claimPort(a.Path()) // another phone has modem a open
+	if !ok {
+		t.Fatal("claim")
+	}
+	defer release()
+	before := len(a.Commands())
+	tests := []struct {
+		name  string
+		match Match
+		want  string // "" when nothing must match
+	}{
+		{"same usb id: the free one", Match{USB: "2c7c:0125"}, b.Path()},
+		{"imei of the held modem", Match{IMEI: "350000000000011"}, ""},
+		{"imei of the free modem", Match{IMEI: "350000000000012"}, b.Path()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := NewPhone(Config{ID: 2, Match: tt.match}, &recorder{}).match(t.Context())
+			if tt.want == "" && err == nil || tt.want != "" && (err != nil || got != tt.want) {
+				t.Errorf("got %q %v, want %q", got, err, tt.want)
+			}
+		})
+	}
+	if n := len(a.Commands()) - before; n != 0 {
+		t.Errorf("the held modem received %d commands: %q", n, a.Commands()[before:])
+	}
+}
+
+// TestMatchThroughAPromptLeftOpen: identifying a modem left in a +CMGS
+// prompt by a killed program first cancels the prompt.
+func TestMatchThroughAPromptLeftOpen(t *testing.T) {
+	m := modemsim.Start(t, modemsim.Options{IMEI: "350000000000021"})
+	saved := listPorts
+	t.Cleanup(func() { listPorts = saved })
+	listPorts = func() ([]*enumerator.PortDetails, error) {
+		return []*enumerator.PortDetails{{Name: m.Path(), IsUSB: true, VID: "2c7c", PID: "0125"}}, nil
+	}
+	leavePromptOpen(t, m)
+	got, err := NewPhone(Config{ID: 1, Match: Match{IMEI: "350000000000021"}}, &recorder{}).match(t.Context())
+	if err != nil || got != m.Path() {
+		t.Errorf("got %q %v, want %q", got, err, m.Path())
+	}
+}

@@ -190,6 +190,11 @@ func (p *Phone) session(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	release, ok := claimPort(path)
+	if !ok {
+		return fmt.Errorf("open %s: in use by another phone", path)
+	}
+	defer release()
 	port, err := serial.Open(path, &serial.Mode{BaudRate: p.cfg.Baud})
 	if err != nil {
 		return fmt.Errorf("open %s: %w", path, err)
