@@ -370,7 +370,7 @@ func (e *engine) prepare(ctx context.Context) error {
 // seen here rather than by the next command.
 const resyncQuiet = 600 * time.Millisecond
 
-// resync sends AT+CMEE? and reports whether its own reply, "+CMEE: n" then
+// resync sends ESC and AT+CMEE? and reports whether its own reply, "+CMEE: n" then
 // OK, came as the last thing before a quiet spell. A bare OK proves
 // nothing: it may end the late reply to the command that timed out, and
 // taking it for the marker's would shift every later reply by one command
@@ -378,7 +378,10 @@ const resyncQuiet = 600 * time.Millisecond
 // would then remove an unread message). +CMEE? needs no SIM, and no other
 // command the driver sends answers with +CMEE:.
 func (e *engine) resync(ctx context.Context) (bool, error) {
-	if _, err := io.WriteString(e.rw, "AT+CMEE?\r"); err != nil {
+	// The ESC first cancels a +CMGS prompt that opened after the engine
+	// had given up waiting for it; otherwise the marker would become
+	// message text. In command mode it is a stray byte V.250 modems skip.
+	if _, err := io.WriteString(e.rw, "\x1bAT+CMEE?\r"); err != nil {
 		return false, fmt.Errorf("%w: %v", ErrClosed, err)
 	}
 	marker, synced := false, false

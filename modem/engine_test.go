@@ -142,7 +142,7 @@ func TestEngineResyncAfterTimeout(t *testing.T) {
 	}
 	done := commandAsync(t, e, "+CGSN", time.Second)
 	s.answer(t, "\r\nLATE MAKER\r\n\r\nOK\r\n") // the late reply to +CGMI
-	s.expect(t, "AT+CMEE?\r")                   // resynchronisation
+	s.expect(t, "\x1bAT+CMEE?\r")               // resynchronisation
 	s.answer(t, "\r\n+CMEE: 1\r\n\r\nOK\r\n")
 	s.expect(t, "AT+CGSN\r")
 	s.answer(t, "\r\n356938035643809\r\n\r\nOK\r\n")
@@ -305,7 +305,7 @@ func TestEngineResyncIsNotFooledByALateOK(t *testing.T) {
 		t.Fatalf("want a timeout, got %v", err)
 	}
 	done := commandAsync(t, e, "+CMGR=2", 3*time.Second)
-	s.expect(t, "AT+CMEE?\r")
+	s.expect(t, "\x1bAT+CMEE?\r")
 	s.answer(t, "\r\n+CMGR: 0,,24\r\n0011\r\n\r\nOK\r\n") // the late reply to +CMGR=1
 	time.Sleep(300 * time.Millisecond)
 	s.answer(t, "\r\n+CMEE: 1\r\n\r\nOK\r\n")
@@ -324,6 +324,33 @@ func TestEngineSkipsALateResyncAnswer(t *testing.T) {
 	done := commandAsync(t, e, "+CSQ", time.Second)
 	s.expect(t, "AT+CSQ\r")
 	s.answer(t, "\r\n+CMEE: 1\r\n\r\nOK\r\n\r\n+CSQ: 17,99\r\n\r\nOK\r\n")
+	if lines := <-done; strings.Join(lines, "|") != "+CSQ: 17,99" {
+		t.Fatalf("+CSQ got %q", lines)
+	}
+}
+
+// TestEngineLatePrompt: the prompt of a +CMGS comes after the engine gave
+// up on it (and wrote ESC, which reached the modem too early). The modem now
+// takes everything as message text; the resynchronisation before the next
+// command cancels the prompt first, and nothing is sent.
+func TestEngineLatePrompt(t *testing.T) {
+	s, e := newScripted(t)
+	errc := make(chan error)
+	go func() {
+		_, err := e.CommandPDU(context.Background(), "+CMGS=20", "0011AB", 50*time.Millisecond, nil)
+		errc <- err
+	}()
+	s.expect(t, "AT+CMGS=20\r")
+	s.expect(t, "\x1b") // given up on the prompt
+	if err := <-errc; !errors.Is(err, ErrTimeout) || errors.Is(err, ErrUnconfirmed) {
+		t.Fatalf("want a timeout before the PDU, got %v", err)
+	}
+	s.answer(t, "\r\n> ") // the late prompt
+	done := commandAsync(t, e, "+CSQ", 3*time.Second)
+	s.expect(t, "\x1bAT+CMEE?\r")
+	s.answer(t, "\r\nOK\r\n\r\n+CMEE: 1\r\n\r\nOK\r\n") // the cancelled prompt, then the marker
+	s.expect(t, "AT+CSQ\r")
+	s.answer(t, "\r\n+CSQ: 17,99\r\n\r\nOK\r\n")
 	if lines := <-done; strings.Join(lines, "|") != "+CSQ: 17,99" {
 		t.Fatalf("+CSQ got %q", lines)
 	}
