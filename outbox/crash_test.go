@@ -111,6 +111,15 @@ func TestSIGKILLLosesNothing(t *testing.T) {
 		_ = cmd.Wait()
 		next += 100000
 
+		// A kill before the child's Open wrote the first pages leaves an
+		// empty file, which a read-only Open cannot initialise. Nothing
+		// can have been acknowledged then.
+		if fi, err := os.Stat(path); err == nil && fi.Size() == 0 {
+			if len(acked) > 0 {
+				t.Fatalf("trial %d: the file is empty but %d events were acknowledged", trial, len(acked))
+			}
+			continue
+		}
 		db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: time.Second})
 		if err != nil {
 			t.Fatal(err)
