@@ -191,6 +191,20 @@ func putJSON(tx *bbolt.Tx, bucket, key []byte, v any) error {
 	return b.Put(key, data)
 }
 
+// appendJSON stores v as JSON in the named bucket under key(seq), seq being
+// the bucket's next sequence number, which it returns.
+func appendJSON(tx *bbolt.Tx, bucket []byte, key func(seq uint64) []byte, v any) (uint64, error) {
+	b, err := tx.CreateBucketIfNotExists(bucket)
+	if err != nil {
+		return 0, err
+	}
+	seq, err := b.NextSequence()
+	if err != nil {
+		return 0, err
+	}
+	return seq, putJSON(tx, bucket, key(seq), v)
+}
+
 // getJSON loads the JSON under key into v and reports whether it was there.
 func getJSON(tx *bbolt.Tx, bucket, key []byte, v any) (bool, error) {
 	b := tx.Bucket(bucket)

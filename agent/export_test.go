@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/simhook/simhook/modem"
-	"go.etcd.io/bbolt"
 )
 
 // SeedSend stores a send request as an earlier run left it, with the
@@ -20,42 +19,20 @@ func SeedSend(a *Agent, id uint64, phone int, to, state, status string, refs []i
 		r.Parts = make([]string, len(refs))
 		r.SentAt = time.Now()
 	}
-	return a.out.Update(context.Background(), func(tx *bbolt.Tx) error {
-		if err := putJSON(tx, sendsBucket, u64key(id), r); err != nil {
-			return err
-		}
-		return putRefs(tx, r)
-	})
+	return a.saveProgress(context.Background(), r)
 }
 
 // SeedKeptReport stores a delivery report as kept, as if it had arrived at
 // arrived without matching a send. It returns its sequence number.
 func SeedKeptReport(a *Agent, rep modem.StatusReport, arrived time.Time) (uint64, error) {
-	var seq uint64
-	err := a.out.Update(context.Background(), func(tx *bbolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(reportsBucket)
-		if err != nil {
-			return err
-		}
-		if seq, err = b.NextSequence(); err != nil {
-			return err
-		}
-		return putJSON(tx, reportsBucket, keptReportKey(rep.Phone, seq), keptReport{StatusReport: rep, Arrived: arrived})
-	})
-	return seq, err
+	return a.storeReport(context.Background(), rep.Phone, rep, arrived)
 }
 
 // SeedInterrupted stores a request as a crash left it on phone 1: in the
 // sending state, with handed parts given to the modem and refs answered.
 func SeedInterrupted(a *Agent, id uint64, to, text string, handed int, refs []int) error {
-	r := sendRecord{
+	return a.saveProgress(context.Background(), sendRecord{
 		ID: id, To: to, Text: text, State: stateSending, UsedPhone: 1, Refs: refs,
 		Handed: handed, Attempts: 1, Created: time.Now(),
-	}
-	return a.out.Update(context.Background(), func(tx *bbolt.Tx) error {
-		if err := putJSON(tx, sendsBucket, u64key(id), r); err != nil {
-			return err
-		}
-		return putRefs(tx, r)
 	})
 }

@@ -74,18 +74,7 @@ func (w *worker) HandleMalformed(ctx context.Context, phone, index int, pdu []by
 	rec := MalformedPDU{Phone: phone, Index: index, PDU: hex.EncodeToString(pdu), Error: cause.Error(), At: a.now().UTC().Format("2006-01-02T15:04:05Z")}
 	w.log.Warn("malformed PDU kept for inspection", "index", index, "err", cause)
 	return a.out.Update(ctx, func(tx *bbolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(malformedBucket)
-		if err != nil {
-			return err
-		}
-		seq, err := b.NextSequence()
-		if err != nil {
-			return err
-		}
-		v, err := json.Marshal(rec)
-		if err != nil {
-			return err
-		}
-		return b.Put(u64key(seq), v)
+		_, err := appendJSON(tx, malformedBucket, u64key, rec)
+		return err
 	})
 }

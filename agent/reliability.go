@@ -171,17 +171,6 @@ func (a *Agent) disabledPhones() map[int]bool {
 	return set
 }
 
-// phoneDisabled reports whether sends through phone are stopped.
-func (a *Agent) phoneDisabled(phone int) bool {
-	var disabled bool
-	_ = a.out.DB().View(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(disabledBucket)
-		disabled = b != nil && b.Get(phoneKey(phone)) != nil
-		return nil
-	})
-	return disabled
-}
-
 // SetPhoneEnabled re-enables (or disables) sending through a phone. Its
 // receiving never stops.
 func (a *Agent) SetPhoneEnabled(ctx context.Context, phone int, enabled bool) error {

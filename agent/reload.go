@@ -188,11 +188,12 @@ func (a *Agent) Phones() []PhoneStatus {
 	}
 	a.mu.Unlock()
 	sort.Slice(ws, func(i, j int) bool { return ws[i].id < ws[j].id })
+	disabled := a.disabledPhones()
 	out := make([]PhoneStatus, 0, len(ws))
 	for _, w := range ws {
 		s := w.State()
 		out = append(out, PhoneStatus{
-			ID: w.id, Status: s.Status, SendEnabled: !a.phoneDisabled(w.id), Signal: s.Signal,
+			ID: w.id, Status: s.Status, SendEnabled: !disabled[w.id], Signal: s.Signal,
 			Registration: s.Registration, Operator: s.Operator, Model: s.Model, IMEI: s.IMEI, ICCID: s.ICCID,
 			Port: s.Port, Reconnects: s.Reconnects, LastError: s.LastError, Since: s.Since.UTC().Format("2006-01-02T15:04:05Z"),
 		})

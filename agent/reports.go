@@ -130,17 +130,21 @@ func keptReportKey(phone int, seq uint64) []byte {
 // its phone ends. a.reportMu is held.
 func (a *Agent) keepReport(ctx context.Context, phone int, rep *modem.StatusReport, why string) error {
 	a.log.Info("delivery report kept for later", "phone", phone, "ref", rep.Ref, "recipient", rep.Recipient, "st", rep.ST, "why", why)
-	return a.out.Update(ctx, func(tx *bbolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(reportsBucket)
-		if err != nil {
-			return err
-		}
-		seq, err := b.NextSequence()
-		if err != nil {
-			return err
-		}
-		return putJSON(tx, reportsBucket, keptReportKey(phone, seq), keptReport{StatusReport: *rep, Arrived: a.now()})
+	_, err := a.storeReport(ctx, phone, *rep, a.now())
+	return err
+}
+
+// storeReport adds a kept report that arrived at arrived, under the next
+// sequence number, which it returns.
+func (a *Agent) storeReport(ctx context.Context, phone int, rep modem.StatusReport, arrived time.Time) (uint64, error) {
+	var seq uint64
+	err := a.out.Update(ctx, func(tx *bbolt.Tx) error {
+		var err error
+		seq, err = appendJSON(tx, reportsBucket, func(seq uint64) []byte { return keptReportKey(phone, seq) },
+			keptReport{StatusReport: rep, Arrived: arrived})
+		return err
 	})
+	return seq, err
 }
 
 // reportMark returns the sequence number of the last kept report. A send
@@ -167,6 +171,13 @@ func (a *Agent) endSend(ctx context.Context, phone int, mark uint64) {
 	if a.sendsOpen[phone]--; a.sendsOpen[phone] <= 0 {
 		delete(a.sendsOpen, phone)
 	}
+	a.replayReportsLocked(ctx, phone, mark)
+}
+
+// replayReports is replayReportsLocked for a caller not holding a.reportMu.
+func (a *Agent) replayReports(ctx context.Context, phone int, mark uint64) {
+	a.reportMu.Lock()
+	defer a.reportMu.Unlock()
 	a.replayReportsLocked(ctx, phone, mark)
 }
 
@@ -230,8 +241,8 @@ func (a *Agent) replayReportsLocked(ctx context.Context, phone int, mark uint64)
 		}
 		return nil
 	}); err != nil {
-		// Left in place, a matched report is applied again later, which
-		// changes nothing: statuses only move forward.
+		// Left in place, they are never replayed (later sends begin
+		// above their numbers) and expire with the rest.
 		a.log.Error("deleting kept delivery reports", "phone", phone, "err", err)
 	}
 }

@@ -289,44 +289,47 @@ func (q *sendQueue) recover(ctx context.Context) error {
 		case r.Outcome != nil:
 			outcome = *r.Outcome
 			q.a.log.Warn("committing a send outcome decided before the restart", "send", r.ID, "phone", r.UsedPhone, "status", outcome.Status)
+		case r.Handed > len(r.Refs):
+			outcome = unconfirmedOutcome(r.Text, len(r.Refs))
+			q.a.log.Warn("send interrupted by a restart while the modem had it; not resending it", "send", r.ID, "phone", r.UsedPhone, "status", outcome.Status)
+			r.LastError = "interrupted by a restart while the modem was sending; not resent"
 		case r.Handed == 0:
 			// The modem never had any part: the request goes back in
 			// the queue, and this attempt does not count.
 			q.a.log.Warn("send interrupted by a restart before the modem had it; sending it again", "send", r.ID, "phone", r.UsedPhone)
 			r.State, r.Attempts, r.Refs = stateQueued, max(r.Attempts-1, 0), nil
-			if err := q.a.out.Update(ctx, func(tx *bbolt.Tx) error {
-				return putJSON(tx, sendsBucket, u64key(r.ID), r)
-			}); err != nil {
-				return fmt.Errorf("requeue send %d: %w", r.ID, err)
-			}
-			// Reports kept during that attempt may be about older sends.
-			q.a.reportMu.Lock()
-			q.a.replayReportsLocked(ctx, r.UsedPhone, r.ReportMark)
-			q.a.reportMu.Unlock()
-			continue
-		case r.Handed <= len(r.Refs) && allParts(r.Text, len(r.Refs)):
+		case allParts(r.Text, len(r.Refs)):
 			// Every part was accepted; only the commit was interrupted.
 			outcome = sendOutcome{stateSent, statusUnknown}
 			q.a.log.Warn("send accepted by the modem before a restart; committing it", "send", r.ID, "phone", r.UsedPhone)
-		case r.Handed <= len(r.Refs):
+		default:
 			// Every part handed over was accepted, but the rest never
 			// went out: the message cannot arrive whole.
 			outcome = sendOutcome{stateFailed, statusFailed}
 			q.a.log.Warn("send interrupted by a restart between parts; reporting it failed", "send", r.ID, "phone", r.UsedPhone, "accepted_parts", len(r.Refs))
 			r.LastError = "interrupted by a restart between two parts; the rest was not sent"
-		default:
-			outcome = unconfirmedOutcome(r.Text, len(r.Refs))
-			q.a.log.Warn("send interrupted by a restart while the modem had it; not resending it", "send", r.ID, "phone", r.UsedPhone, "status", outcome.Status)
-			r.LastError = "interrupted by a restart while the modem was sending; not resent"
 		}
-		if err := q.a.commitSend(ctx, r, outcome.State, outcome.Status, r.Refs); err != nil {
+		if err := q.a.settle(ctx, r, outcome); err != nil {
 			return err
 		}
-		q.a.reportMu.Lock()
-		q.a.replayReportsLocked(ctx, r.UsedPhone, r.ReportMark)
-		q.a.reportMu.Unlock()
+		// Reports kept during the attempt are about it or about older sends.
+		q.a.replayReports(ctx, r.UsedPhone, r.ReportMark)
 	}
 	return nil
+}
+
+// settle writes what recover decided for an interrupted request: back in the
+// queue when outcome is zero, otherwise committed with its send_sms event.
+func (a *Agent) settle(ctx context.Context, r sendRecord, outcome sendOutcome) error {
+	if outcome == (sendOutcome{}) {
+		if err := a.out.Update(ctx, func(tx *bbolt.Tx) error {
+			return putJSON(tx, sendsBucket, u64key(r.ID), r)
+		}); err != nil {
+			return fmt.Errorf("requeue send %d: %w", r.ID, err)
+		}
+		return nil
+	}
+	return a.commitSend(ctx, r, outcome.State, outcome.Status, r.Refs)
 }
 
 // forEachSend calls fn for every send record, oldest first.
@@ -513,14 +516,14 @@ func (q *sendQueue) sendOne(ctx context.Context, w *worker, r sendRecord) {
 		// sent (never sent again).
 		Handing: func(part int) error {
 			r.Handed = part + 1
-			if err := a.saveRefs(ctx, r); err != nil {
+			if err := a.saveProgress(ctx, r); err != nil {
 				return fmt.Errorf("%w: part %d: %w", errHandOver, part+1, err)
 			}
 			return nil
 		},
 		Accepted: func(_, ref int) {
 			r.Refs = append(r.Refs, ref)
-			if err := a.saveRefs(ctx, r); err != nil {
+			if err := a.saveProgress(ctx, r); err != nil {
 				a.log.Error("recording a message reference", "send", r.ID, "ref", ref, "err", err)
 			}
 		},
@@ -599,7 +602,7 @@ func (q *sendQueue) commitPersistently(ctx context.Context, r sendRecord, outcom
 		if err != nil && first {
 			first = false
 			r.Outcome = &outcome
-			_ = q.a.saveRefs(ctx, r)
+			_ = q.a.saveProgress(ctx, r)
 		}
 		return err
 	})
@@ -625,10 +628,10 @@ func (q *sendQueue) persist(ctx context.Context, id uint64, what string, write f
 	}
 }
 
-// saveRefs stores a request as it is while it is being sent: its message
+// saveProgress stores a request as it is while it is being sent: its message
 // references so far (with their report-matching entries), and its decided
 // outcome if there is one.
-func (a *Agent) saveRefs(ctx context.Context, r sendRecord) error {
+func (a *Agent) saveProgress(ctx context.Context, r sendRecord) error {
 	return a.out.Update(context.WithoutCancel(ctx), func(tx *bbolt.Tx) error {
 		if err := putJSON(tx, sendsBucket, u64key(r.ID), r); err != nil {
 			return err

@@ -24,8 +24,7 @@ type worker struct {
 
 	mu    sync.Mutex
 	state modem.State
-	busy  bool          // a send is in progress on this phone
-	idle  chan struct{} // closed when the send in progress ends
+	idle  chan struct{} // set while a send is in progress; closed when it ends
 }
 
 // startWorkerLocked starts the worker for one configured phone. a.mu is held.
@@ -122,10 +121,9 @@ func (w *worker) up() bool {
 func (w *worker) claim() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.busy {
+	if w.idle != nil {
 		return false
 	}
-	w.busy = true
 	w.idle = make(chan struct{})
 	return true
 }
@@ -134,9 +132,9 @@ func (w *worker) claim() bool {
 func (w *worker) release() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.busy {
-		w.busy = false
+	if w.idle != nil {
 		close(w.idle)
+		w.idle = nil
 	}
 }
 
@@ -147,9 +145,9 @@ func (w *worker) release() {
 // sent again.
 func (w *worker) retire(grace time.Duration) {
 	w.mu.Lock()
-	busy, idle := w.busy, w.idle
+	idle := w.idle
 	w.mu.Unlock()
-	if !busy {
+	if idle == nil {
 		return
 	}
 	t := time.NewTimer(grace)

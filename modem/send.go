@@ -77,8 +77,8 @@ type SendHooks struct {
 	// send there, with the prompt cancelled and nothing sent.
 	Handing func(part int) error
 	// Accepted runs with a part's reference as soon as the modem answers
-	// it, before the next part is handed over, so that a delivery report
-	// (which may arrive while later parts are being sent) finds its part.
+	// it, before the next part is handed over, so that the reference is on
+	// record even if the process dies before the send ends.
 	Accepted func(part, ref int)
 }
 
