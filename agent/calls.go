@@ -60,10 +60,11 @@ func (w *worker) startCall(ctx context.Context, c modem.CallEvent) error {
 	}
 	call := activeCall{UID: newCallUID(), Start: orNow(c.At, a.now()), Origin: c.Number}
 	_, err := a.out.Enqueue(ctx, outbox.Event{
-		Type:      webhook.InboundCall,
-		Phone:     w.id,
-		DedupeKey: "call/" + call.UID + "/start",
-		Time:      a.now(),
+		Type:       webhook.InboundCall,
+		LocalTimes: []string{"start", "end"},
+		Phone:      w.id,
+		DedupeKey:  "call/" + call.UID + "/start",
+		Time:       a.now(),
 		Body: func(id uint64) ([]byte, error) {
 			call.ID = id
 			return json.Marshal(a.callBody(w.id, call, nil))
@@ -88,10 +89,11 @@ func (w *worker) endCall(ctx context.Context, at time.Time) error {
 	}
 	end := orNow(at, a.now())
 	_, err = a.out.Enqueue(ctx, outbox.Event{
-		Type:      webhook.InboundCall,
-		Phone:     w.id,
-		DedupeKey: "call/" + call.UID + "/end",
-		Time:      a.now(),
+		Type:       webhook.InboundCall,
+		LocalTimes: []string{"start", "end"},
+		Phone:      w.id,
+		DedupeKey:  "call/" + call.UID + "/end",
+		Time:       a.now(),
 		Body: func(uint64) ([]byte, error) {
 			return json.Marshal(a.callBody(w.id, *call, &end))
 		},

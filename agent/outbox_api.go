@@ -139,6 +139,8 @@ func (a *Agent) writeOutboxMetrics(m *promWriter) {
 	}
 	m.gauge("simhook_network_online", "0 while every endpoint fails at the transport level.", boolValue(!mt.Offline))
 	m.gauge("simhook_time_sync_hold", "1 while webhooks wait for the system clock to synchronise.", boolValue(mt.TimeSyncHold))
+	m.counter("simhook_clock_unknown_total", "Times the clock guard could not tell whether the clock is synchronised (held as unsynchronised).", float64(mt.ClockUnknown))
+	m.counter("simhook_clock_rebased_total", "Events made before the clock synchronised whose time was re-based when it did.", float64(mt.ClockRebased))
 	if err != nil {
 		return
 	}

@@ -14,10 +14,11 @@ import (
 )
 
 // Apply puts a new, already validated configuration in force while the
-// agent runs: endpoints, delivery and thresholds at once; phones that were
-// added, removed or changed start, stop or restart only their own worker.
-// Settings that need a restart (state directory, API socket) are logged and
-// keep their running value.
+// agent runs: the endpoints and every delivery setting (concurrency,
+// require_time_sync, retention) at once in the outbox, and thresholds;
+// phones that were added, removed or changed start, stop or restart only
+// their own worker. Settings that need a restart (state directory, API
+// socket) are logged and keep their running value.
 func (a *Agent) Apply(cfg *config.Config) error {
 	a.applyMu.Lock()
 	defer a.applyMu.Unlock()
@@ -35,6 +36,7 @@ func (a *Agent) Apply(cfg *config.Config) error {
 			a.ConfigError(err)
 			return fmt.Errorf("apply endpoints: %w", err)
 		}
+		out.SetDelivery(deliverySettings(cfg))
 	}
 	a.cfg.Store(cfg)
 	a.loc.Store(cfg.Location())
@@ -43,6 +45,16 @@ func (a *Agent) Apply(cfg *config.Config) error {
 	a.log.Info("configuration applied", "phones", len(cfg.Phones), "webhooks", len(cfg.Webhooks))
 	a.sends.kick()
 	return nil
+}
+
+// deliverySettings maps the configuration's delivery section onto the
+// outbox's live settings.
+func deliverySettings(cfg *config.Config) outbox.Delivery {
+	return outbox.Delivery{
+		Concurrency:     cfg.Delivery.Concurrency,
+		RequireTimeSync: cfg.Delivery.RequireTimeSync,
+		Retention:       cfg.Delivery.Retention.Duration,
+	}
 }
 
 // ConfigError records a configuration that was refused; the running one

@@ -688,10 +688,11 @@ func (a *Agent) commitSend(ctx context.Context, r sendRecord, state, status stri
 	loc := a.loc.Load()
 	origin := a.originPhone(r)
 	_, err := a.out.Enqueue(context.WithoutCancel(ctx), outbox.Event{
-		Type:      webhook.SendSMS,
-		Phone:     origin,
-		DedupeKey: fmt.Sprintf("send/%d", r.ID),
-		Time:      a.now(),
+		Type:       webhook.SendSMS,
+		LocalTimes: []string{"at"},
+		Phone:      origin,
+		DedupeKey:  fmt.Sprintf("send/%d", r.ID),
+		Time:       a.now(),
 		Body: func(uint64) ([]byte, error) {
 			return json.Marshal(webhook.SendSMSBody{
 				ID:          int64(r.ID),

@@ -302,10 +302,7 @@ func (o *Outbox) Purge(sel PurgeSelector) (int, error) {
 		}
 	}
 	if sel.OlderThan > 0 {
-		saved := o.opts.Retention
-		o.opts.Retention = sel.OlderThan
-		m, err := o.prune(o.opts.Clock.Now())
-		o.opts.Retention = saved
+		m, err := o.prune(o.opts.Clock.Now(), sel.OlderThan)
 		n += m
 		if err != nil {
 			return n, fmt.Errorf("outbox: %w", err)

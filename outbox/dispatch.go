@@ -47,8 +47,7 @@ func (o *Outbox) Run(ctx context.Context) error {
 	// stays in inflight (not picked again) until the outcome is committed,
 	// which happens in the next group transaction. Up to maxInflight
 	// deliveries are between the two.
-	maxInflight := 4 * o.opts.Concurrency
-	done := make(chan string, maxInflight)
+	done := make(chan string, 4*o.settings().Concurrency)
 	slotFreed := make(chan struct{}, 1)
 	var busy atomic.Int32
 	inflight := make(map[string]bool)
@@ -57,6 +56,8 @@ func (o *Outbox) Run(ctx context.Context) error {
 	holdLogged := false
 	lastRelease := time.Now()
 	for ctx.Err() == nil {
+		set := o.settings()
+		maxInflight := 4 * set.Concurrency
 		if time.Since(lastRelease) > releaseEvery {
 			lastRelease = time.Now()
 			o.releaseMapped()
@@ -66,21 +67,21 @@ func (o *Outbox) Run(ctx context.Context) error {
 		// up again.
 		if now.Sub(lastPrune) > o.pruneEvery() || now.Before(lastPrune) {
 			lastPrune = now
-			if n, err := o.prune(now); err != nil {
+			if n, err := o.prune(now, set.Retention); err != nil {
 				o.opts.Logger.Error("pruning the outbox", "err", err)
 			} else if n > 0 {
 				o.opts.Logger.Info("pruned delivered events", "events", n)
 			}
 		}
 		wake := now.Add(time.Minute)
-		hold := o.opts.RequireTimeSync && !o.opts.TimeSynced()
+		hold, clk := o.holding()
 		if hold {
 			if !holdLogged {
-				o.opts.Logger.Warn("holding webhooks: the system clock is not synchronised yet")
+				o.opts.Logger.Warn("holding webhooks until the system clock is known to be synchronised", "clock", clk.String())
 				holdLogged = true
 			}
 			wake = now.Add(time.Second) // look again soon: NTP may sync any moment
-		} else if free := min(o.opts.Concurrency-int(busy.Load()), maxInflight-len(inflight)); free > 0 {
+		} else if free := min(set.Concurrency-int(busy.Load()), maxInflight-len(inflight)); free > 0 {
 			holdLogged = false
 			picks, next, err := o.pickDue(now, free, inflight)
 			if err != nil {
@@ -107,7 +108,7 @@ func (o *Outbox) Run(ctx context.Context) error {
 				}()
 			}
 		}
-		if int(busy.Load()) >= o.opts.Concurrency || len(inflight) >= maxInflight {
+		if int(busy.Load()) >= set.Concurrency || len(inflight) >= maxInflight {
 			wake = now.Add(time.Minute) // a finishing request wakes the loop
 		}
 		d := wake.Sub(now)
@@ -145,7 +146,7 @@ func (o *Outbox) Run(ctx context.Context) error {
 
 // pruneEvery is how often retention runs.
 func (o *Outbox) pruneEvery() time.Duration {
-	return min(time.Hour, max(o.opts.Retention/10, time.Minute))
+	return min(time.Hour, max(o.settings().Retention/10, time.Minute))
 }
 
 // pickDue chooses up to n deliveries to attempt now, fairly across
@@ -323,6 +324,7 @@ func (o *Outbox) attempt(ctx context.Context, p pick) attemptResult {
 		res.skipped = true
 		return res
 	}
+	ev = o.rebased(p.seq, ev)
 	o.mu.Lock()
 	st := o.endpoints[p.endpoint]
 	o.mu.Unlock()

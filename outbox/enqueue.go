@@ -25,6 +25,11 @@ type Event struct {
 	DedupeKey string
 	// Time is when the event happened (webhook_timestamp); zero means now.
 	Time time.Time
+	// LocalTimes names the top-level body fields holding dates the agent
+	// took from the system clock (not from the network). If the event is
+	// made before the clock synchronised, they move with Time when it is
+	// re-based.
+	LocalTimes []string
 	// Body renders the JSON body given the event's id (the next value of its
 	// type's sequence: increasing, never reused). It runs inside the
 	// transaction; it must not have side effects, since it runs again if
@@ -89,6 +94,8 @@ type enqueuePlan struct {
 	targets      []string
 	randomIDs    []string
 	offlineTotal time.Duration
+	// stamp, if set, marks the record as made before the clock synchronised.
+	stamp func(*eventRecord)
 }
 
 // plan checks ev and chooses its deliveries.
@@ -104,6 +111,9 @@ func (o *Outbox) plan(ev Event) (enqueuePlan, error) {
 		ev.Time = now
 	}
 	p := enqueuePlan{ev: ev, now: now}
+	if st := o.clockState(); !st.Known || !st.Synced {
+		p.stamp = func(rec *eventRecord) { o.stampUnsynced(rec, now) }
+	}
 	o.mu.Lock()
 	for name, st := range o.endpoints {
 		if st.ep.wants(ev.Type, ev.Phone) {
@@ -149,7 +159,12 @@ func (p *enqueuePlan) store(tx *bbolt.Tx) (Enqueued, error) {
 	if !json.Valid(body) {
 		return Enqueued{}, cleanFailure{fmt.Errorf("the %s body is not valid JSON", ev.Type)}
 	}
-	rec, err := json.Marshal(eventRecord{Seq: seq, Type: ev.Type, ID: id, Phone: ev.Phone, Time: ev.Time, DedupeKey: ev.DedupeKey, Body: body})
+	er := eventRecord{Seq: seq, Type: ev.Type, ID: id, Phone: ev.Phone, Time: ev.Time, DedupeKey: ev.DedupeKey, Body: body}
+	if p.stamp != nil {
+		p.stamp(&er)
+		er.LocalTimes = ev.LocalTimes
+	}
+	rec, err := json.Marshal(er)
 	if err != nil {
 		return Enqueued{}, cleanFailure{err}
 	}

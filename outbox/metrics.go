@@ -49,6 +49,11 @@ type Metrics struct {
 	OfflineTotal time.Duration `json:"offline_total_ns"`
 	// TimeSyncHold reports that sending is held for an unsynchronised clock.
 	TimeSyncHold bool `json:"time_sync_hold"`
+	// ClockUnknown counts the times the clock guard could not tell whether
+	// the clock is synchronised (each such episode once); ClockRebased
+	// counts events whose pre-sync time was re-based.
+	ClockUnknown uint64 `json:"clock_unknown"`
+	ClockRebased uint64 `json:"clock_rebased"`
 }
 
 // Metrics returns a snapshot of the counters.
@@ -65,6 +70,10 @@ func (o *Outbox) Metrics() Metrics {
 			m.EnqueueErrors += v
 		case "attempts":
 			m.Attempts += v
+		case "clock_unknown":
+			m.ClockUnknown += v
+		case "clock_rebased":
+			m.ClockRebased += v
 		case "outcome":
 			if m.Deliveries[k.a] == nil {
 				m.Deliveries[k.a] = map[string]uint64{}
@@ -78,7 +87,7 @@ func (o *Outbox) Metrics() Metrics {
 	m.Offline = o.offline.offline
 	m.OfflineTotal = o.offline.totalAt(now)
 	o.mu.Unlock()
-	m.TimeSyncHold = o.opts.RequireTimeSync && !o.opts.TimeSynced()
+	m.TimeSyncHold, _ = o.holding()
 	return m
 }
 

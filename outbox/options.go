@@ -19,9 +19,16 @@ type Options struct {
 	HTTPClient *http.Client
 	// RequireTimeSync holds sending while TimeSynced reports false.
 	RequireTimeSync bool
-	// TimeSynced reports whether the clock is synchronised; nil means the
-	// kernel's view (adjtimex).
+	// TimeSynced, if set, overrides the clock guard with a known answer
+	// (tests).
 	TimeSynced func() bool
+	// ClockState reads the clock guard; nil means a ClockGuard on the real
+	// sources (systemd-timesyncd's flag file, then adjtimex).
+	ClockState func() ClockState
+	// BootClock reads the boot's identity and the time since boot, which
+	// re-base events stamped before the clock synchronised; nil means
+	// /proc/sys/kernel/random/boot_id and CLOCK_BOOTTIME.
+	BootClock func() (boot string, sinceBoot time.Duration, err error)
 	// Retention is how long delivered and dead events, and dedupe keys, are
 	// kept (default 168h).
 	Retention time.Duration
@@ -58,8 +65,15 @@ func (o Options) withDefaults() Options {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}
-	if o.TimeSynced == nil {
-		o.TimeSynced = kernelTimeSynced
+	if o.TimeSynced != nil {
+		synced := o.TimeSynced
+		o.ClockState = func() ClockState { return ClockState{Known: true, Synced: synced(), Source: "override"} }
+	}
+	if o.ClockState == nil {
+		o.ClockState = ClockGuard{}.State
+	}
+	if o.BootClock == nil {
+		o.BootClock = systemBootClock
 	}
 	if o.Retention <= 0 {
 		o.Retention = 168 * time.Hour

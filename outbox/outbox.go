@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/simhook/simhook/webhook"
@@ -25,6 +26,10 @@ type Outbox struct {
 	offline   offlineState
 	kick      chan struct{}
 	committer *committer
+	// delivery holds the settings a reload may change (see SetDelivery).
+	delivery atomic.Pointer[Delivery]
+	// clock caches the clock guard's answer (see clockState).
+	clock clockCache
 }
 
 // Open opens (or creates) the outbox file, with fsync on every commit.
@@ -39,6 +44,7 @@ func Open(path string, opts Options) (*Outbox, error) {
 	}
 	o := &Outbox{db: db, opts: opts, path: path, endpoints: make(map[string]*endpointState), kick: make(chan struct{}, 1)}
 	o.metrics.init()
+	o.SetDelivery(Delivery{Concurrency: opts.Concurrency, RequireTimeSync: opts.RequireTimeSync, Retention: opts.Retention})
 	err = db.Update(func(tx *bbolt.Tx) error {
 		for _, b := range [][]byte{eventsBucket, deliveriesBucket, dueBucket, pendingBucket, dedupeBucket, dedupeAgeBucket, idsBucket, metaBucket, deadBucket} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {

@@ -23,8 +23,8 @@ const pruneBatch = 2000
 // may be wrong; a dedupe key is therefore never dropped while its event is
 // still stored, and counts its age again from the last prune that found
 // the event, so it outlives the event by Retention or more.
-func (o *Outbox) prune(now time.Time) (int, error) {
-	cutoff := now.Add(-o.opts.Retention)
+func (o *Outbox) prune(now time.Time, retention time.Duration) (int, error) {
+	cutoff := now.Add(-retention)
 	total := 0
 	var from uint64
 	for {

@@ -42,6 +42,14 @@ type eventRecord struct {
 	Time      time.Time       `json:"time"`
 	DedupeKey string          `json:"dedupe,omitempty"`
 	Body      json.RawMessage `json:"body"`
+	// Unsynced marks an event made while the clock was not known to be
+	// synchronised; Boot and SinceBoot say where in which boot its Time
+	// was taken, and LocalTimes which body fields came from the same
+	// clock. See Outbox.rebased.
+	Unsynced   bool          `json:"unsynced,omitempty"`
+	Boot       string        `json:"boot,omitempty"`
+	SinceBoot  time.Duration `json:"since_boot,omitempty"`
+	LocalTimes []string      `json:"local_times,omitempty"`
 }
 
 // deliveryRecord is one event's delivery to one endpoint.

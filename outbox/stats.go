@@ -15,6 +15,8 @@ type Stats struct {
 	Online bool `json:"online"`
 	// TimeSyncHold reports that sending waits for the clock to synchronise.
 	TimeSyncHold bool `json:"time_sync_hold"`
+	// Clock is what the clock guard knows, and from where.
+	Clock ClockState `json:"clock"`
 	// Events is how many events the file holds, and EventsByType the same
 	// by type.
 	Events       int            `json:"events"`
@@ -54,7 +56,7 @@ func (o *Outbox) Stats() (Stats, error) {
 		by[name] = &EndpointStats{Name: name, Configured: true, Disabled: e.disabled, Failing: e.failing}
 	}
 	o.mu.Unlock()
-	st.TimeSyncHold = o.opts.RequireTimeSync && !o.opts.TimeSynced()
+	st.TimeSyncHold, st.Clock = o.holding()
 	get := func(name string) *EndpointStats {
 		if by[name] == nil {
 			by[name] = &EndpointStats{Name: name}

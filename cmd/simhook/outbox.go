@@ -59,7 +59,8 @@ func outboxCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintf(tw, "network online: %v   events held: %d   waiting for clock sync: %v\n\n", st.Online, st.Events, st.TimeSyncHold)
+		fmt.Fprintf(tw, "network online: %v   events held: %d   waiting for clock sync: %v\n", st.Online, st.Events, st.TimeSyncHold)
+		fmt.Fprintf(tw, "system clock: %s\n\n", st.Clock)
 		fmt.Fprintln(tw, "endpoint\tpending\toldest\tdead\tfailing\tstate")
 		for _, e := range st.Endpoints {
 			state := "ok"

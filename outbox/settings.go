@@ -1,0 +1,38 @@
+package outbox
+
+import "time"
+
+// Delivery is the part of the options a configuration reload may change
+// while the outbox runs (the `delivery:` section of the configuration).
+type Delivery struct {
+	// Concurrency bounds the requests in flight across endpoints.
+	Concurrency int
+	// RequireTimeSync holds sending while the clock guard does not know the
+	// clock is synchronised.
+	RequireTimeSync bool
+	// Retention is how long delivered events and dedupe keys are kept.
+	Retention time.Duration
+}
+
+// withDefaults fills what is unset, as Options does.
+func (d Delivery) withDefaults() Delivery {
+	if d.Concurrency <= 0 {
+		d.Concurrency = 4
+	}
+	if d.Retention <= 0 {
+		d.Retention = 168 * time.Hour
+	}
+	return d
+}
+
+// SetDelivery puts new delivery settings in force at once: the dispatcher
+// reads them on its next turn (it is kicked), so lowering require_time_sync
+// releases held webhooks and a new concurrency applies to the next picks.
+func (o *Outbox) SetDelivery(d Delivery) {
+	d = d.withDefaults()
+	o.delivery.Store(&d)
+	o.Kick()
+}
+
+// settings returns the delivery settings in force.
+func (o *Outbox) settings() Delivery { return *o.delivery.Load() }
