@@ -34,6 +34,8 @@ type Options struct {
 	StopTimeout time.Duration
 	// ProbeInterval overrides the outbox's offline probe interval.
 	ProbeInterval time.Duration
+	// ClockState overrides the clock guard (tests); nil means the real one.
+	ClockState func() outbox.ClockState
 }
 
 // Agent is the running daemon.
@@ -221,6 +223,7 @@ func (a *Agent) outboxOptions(cfg *config.Config) outbox.Options {
 		RequireTimeSync: cfg.Delivery.RequireTimeSync,
 		Retention:       cfg.Delivery.Retention.Duration,
 		ProbeInterval:   a.opts.ProbeInterval,
+		ClockState:      a.opts.ClockState,
 	}
 }
 

@@ -93,7 +93,10 @@ func (o *Outbox) stampUnsynced(rec *eventRecord, now time.Time) {
 // is the wall clock now minus the time elapsed since the event (measured on
 // CLOCK_BOOTTIME) when the event is of this boot, else now. Body fields the
 // agent stamped from its own clock (Event.LocalTimes) move by the same
-// amount.
+// amount, and each delivery's random id, whose prefix is the event's time,
+// is drawn again: no request has carried it yet. An event any endpoint has
+// already been sent (require_time_sync off) keeps its time and ids, so a
+// receiver never sees one event under two ids.
 func (o *Outbox) rebased(seq uint64, rec eventRecord) eventRecord {
 	if !rec.Unsynced {
 		return rec
@@ -103,6 +106,7 @@ func (o *Outbox) rebased(seq uint64, rec eventRecord) eventRecord {
 	}
 	out, did := rec, false
 	err := o.commit(context.Background(), func(tx *bbolt.Tx) error {
+		did = false
 		e, ok, err := getEvent(tx, seq)
 		if err != nil || !ok {
 			return err
@@ -111,19 +115,45 @@ func (o *Outbox) rebased(seq uint64, rec eventRecord) eventRecord {
 			out = e
 			return nil
 		}
-		now := o.opts.Clock.Now()
-		at := now
-		if boot, since, err := o.opts.BootClock(); err == nil && e.Boot != "" && boot == e.Boot && since >= e.SinceBoot {
-			at = now.Add(-(since - e.SinceBoot))
+		var deliveries []deliveryRecord
+		sent := false
+		c := tx.Bucket(deliveriesBucket).Cursor()
+		prefix := u64(seq)
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			var d deliveryRecord
+			if err := json.Unmarshal(v, &d); err != nil {
+				return err
+			}
+			if d.State != StatePending || d.Attempts > 0 || !d.LastAttempt.IsZero() {
+				sent = true
+			}
+			deliveries = append(deliveries, d)
 		}
-		delta := at.Sub(e.Time)
-		e.Body = shiftBodyDates(e.Body, e.LocalTimes, delta)
+		at := e.Time
+		if !sent {
+			now := o.opts.Clock.Now()
+			at = now
+			if boot, since, err := o.opts.BootClock(); err == nil && e.Boot != "" && boot == e.Boot && since >= e.SinceBoot {
+				at = now.Add(-(since - e.SinceBoot))
+			}
+			for _, d := range deliveries {
+				id, err := webhook.NewRandomID(at.Unix())
+				if err != nil {
+					return err
+				}
+				d.RandomID = id
+				if err := putDelivery(tx, seq, d); err != nil {
+					return err
+				}
+			}
+			e.Body = shiftBodyDates(e.Body, e.LocalTimes, at.Sub(e.Time))
+		}
 		e.Time, e.Unsynced, e.Boot, e.SinceBoot = at, false, "", 0
 		v, err := json.Marshal(e)
 		if err != nil {
 			return err
 		}
-		out, did = e, true
+		out, did = e, !sent
 		return tx.Bucket(eventsBucket).Put(u64(seq), v)
 	})
 	if err != nil {

@@ -324,7 +324,23 @@ func (o *Outbox) attempt(ctx context.Context, p pick) attemptResult {
 		res.skipped = true
 		return res
 	}
-	ev = o.rebased(p.seq, ev)
+	if rb := o.rebased(p.seq, ev); !rb.Time.Equal(ev.Time) {
+		// Re-based: the delivery's random id was drawn again with it.
+		ev = rb
+		err := o.db.View(func(tx *bbolt.Tx) error {
+			d, ok, err := getDelivery(tx, p.seq, p.endpoint)
+			if err != nil || !ok || d.State != StatePending {
+				res.skipped = true
+				return err
+			}
+			randomID = d.RandomID
+			return nil
+		})
+		if err != nil || res.skipped {
+			res.skipped = true
+			return res
+		}
+	}
 	o.mu.Lock()
 	st := o.endpoints[p.endpoint]
 	o.mu.Unlock()

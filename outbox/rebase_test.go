@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -158,6 +159,9 @@ func TestRebaseUnsyncedEvents(t *testing.T) {
 				}
 				if r.start != wantStart {
 					t.Errorf("%s: start %q, want %q", r.path, r.start, wantStart)
+				}
+				if prefix := strconv.FormatInt(r.timestamp, 10) + "-"; !strings.HasPrefix(r.randomID, prefix) {
+					t.Errorf("%s: webhook_random_id %s does not start with webhook_timestamp %d", r.path, r.randomID, r.timestamp)
 				}
 				if prev, ok := ids[r.path]; ok && prev != r.randomID {
 					t.Errorf("%s: random id changed across retries: %s then %s", r.path, prev, r.randomID)

@@ -34,5 +34,8 @@ func (o *Outbox) SetDelivery(d Delivery) {
 	o.Kick()
 }
 
+// Delivery returns the delivery settings in force.
+func (o *Outbox) Delivery() Delivery { return o.settings() }
+
 // settings returns the delivery settings in force.
 func (o *Outbox) settings() Delivery { return *o.delivery.Load() }
