@@ -36,6 +36,10 @@ type Options struct {
 	ProbeInterval time.Duration
 	// ClockState overrides the clock guard (tests); nil means the real one.
 	ClockState func() outbox.ClockState
+	// CheckOutbox checks outbox.db before it is opened; nil means the
+	// in-process guarded check (outbox.CheckFile). The daemon runs the
+	// check in a child process (outbox.ChildChecker).
+	CheckOutbox outbox.Checker
 }
 
 // Agent is the running daemon.
@@ -112,9 +116,12 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return fmt.Errorf("agent: state directory: %w", err)
 	}
-	out, err := outbox.Open(filepath.Join(cfg.StateDir, OutboxFile), a.outboxOptions(cfg))
+	out, damaged, err := outbox.OpenChecked(ctx, filepath.Join(cfg.StateDir, OutboxFile), a.outboxOptions(cfg), a.opts.CheckOutbox)
 	if err != nil {
 		return fmt.Errorf("agent: %w", err)
+	}
+	if damaged != nil {
+		a.counter.add("outbox_damaged", 1)
 	}
 	defer func() {
 		if err := out.Close(); err != nil {

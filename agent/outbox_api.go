@@ -21,6 +21,41 @@ func (a *Agent) outboxRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/outbox/retry", a.handleOutboxRetry)
 	mux.HandleFunc("POST /v1/outbox/purge", a.handleOutboxPurge)
 	mux.HandleFunc("POST /v1/outbox/endpoints/{name}/enable", a.handleOutboxEnable)
+	mux.HandleFunc("POST /v1/outbox/import", a.handleOutboxImport)
+}
+
+// ImportResult is the answer to POST /v1/outbox/import.
+type ImportResult struct {
+	// Queued were re-queued; Present were already in the outbox (same
+	// dedupe key); Failed could not be stored, with the first error.
+	Queued, Present, Failed int
+	Error                   string `json:",omitempty"`
+}
+
+// handleOutboxImport re-queues events salvaged from a damaged file.
+func (a *Agent) handleOutboxImport(w http.ResponseWriter, r *http.Request) {
+	var in []outbox.Salvageable
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<20)).Decode(&in); err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("body: %w", err))
+		return
+	}
+	var res ImportResult
+	for _, s := range in {
+		ok, err := a.out.Import(r.Context(), s)
+		switch {
+		case err != nil:
+			res.Failed++
+			if res.Error == "" {
+				res.Error = err.Error()
+			}
+		case ok:
+			res.Queued++
+		default:
+			res.Present++
+		}
+	}
+	a.log.Info("salvaged events imported", "queued", res.Queued, "present", res.Present, "failed", res.Failed)
+	writeJSON(w, http.StatusOK, res)
 }
 
 func (a *Agent) handleOutboxList(w http.ResponseWriter, r *http.Request) {
@@ -138,6 +173,7 @@ func (a *Agent) writeOutboxMetrics(m *promWriter) {
 		}
 	}
 	m.gauge("simhook_network_online", "0 while every endpoint fails at the transport level.", boolValue(!mt.Offline))
+	m.counter("simhook_outbox_damaged_total", "Damaged outbox files moved aside at start (this process).", float64(mt.Damaged))
 	m.gauge("simhook_time_sync_hold", "1 while webhooks wait for the system clock to synchronise.", boolValue(mt.TimeSyncHold))
 	m.counter("simhook_clock_unknown_total", "Times the clock guard could not tell whether the clock is synchronised (held as unsynchronised).", float64(mt.ClockUnknown))
 	m.counter("simhook_clock_rebased_total", "Events made before the clock synchronised whose time was re-based when it did.", float64(mt.ClockRebased))

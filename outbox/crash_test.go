@@ -22,6 +22,10 @@ import (
 const crashChildEnv = "SIMHOOK_OUTBOX_CRASH_CHILD"
 
 func TestMain(m *testing.M) {
+	if os.Getenv(checkChildEnv) != "" {
+		checkChild()
+		return
+	}
 	if path := os.Getenv(crashChildEnv); path != "" {
 		crashChild(path)
 		return

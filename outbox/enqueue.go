@@ -96,6 +96,9 @@ type enqueuePlan struct {
 	offlineTotal time.Duration
 	// stamp, if set, marks the record as made before the clock synchronised.
 	stamp func(*eventRecord)
+	// keepID, if set, is the event's id (an event salvaged from another
+	// file keeps the id its body carries).
+	keepID uint64
 }
 
 // plan checks ev and chooses its deliveries.
@@ -152,6 +155,9 @@ func (p *enqueuePlan) store(tx *bbolt.Tx) (Enqueued, error) {
 	// Render first: a body that fails leaves the group's transaction
 	// untouched, so the other writers of the group are not disturbed.
 	id, seq := ids.Sequence()+1, events.Sequence()+1
+	if p.keepID > 0 {
+		id = p.keepID
+	}
 	body, err := ev.Body(id)
 	if err != nil {
 		return Enqueued{}, cleanFailure{fmt.Errorf("rendering the %s body: %w", ev.Type, err)}
@@ -168,7 +174,7 @@ func (p *enqueuePlan) store(tx *bbolt.Tx) (Enqueued, error) {
 	if err != nil {
 		return Enqueued{}, cleanFailure{err}
 	}
-	if err := ids.SetSequence(id); err != nil {
+	if err := ids.SetSequence(max(ids.Sequence(), id)); err != nil {
 		return Enqueued{}, err
 	}
 	if err := events.SetSequence(seq); err != nil {

@@ -54,6 +54,9 @@ type Metrics struct {
 	// counts events whose pre-sync time was re-based.
 	ClockUnknown uint64 `json:"clock_unknown"`
 	ClockRebased uint64 `json:"clock_rebased"`
+	// Damaged counts outbox files found damaged and moved aside when this
+	// outbox was opened.
+	Damaged uint64 `json:"damaged"`
 }
 
 // Metrics returns a snapshot of the counters.
@@ -74,6 +77,8 @@ func (o *Outbox) Metrics() Metrics {
 			m.ClockUnknown += v
 		case "clock_rebased":
 			m.ClockRebased += v
+		case "damaged":
+			m.Damaged += v
 		case "outcome":
 			if m.Deliveries[k.a] == nil {
 				m.Deliveries[k.a] = map[string]uint64{}

@@ -17,6 +17,8 @@ type Stats struct {
 	TimeSyncHold bool `json:"time_sync_hold"`
 	// Clock is what the clock guard knows, and from where.
 	Clock ClockState `json:"clock"`
+	// Damaged lists earlier outbox files found damaged and moved aside.
+	Damaged []Damaged `json:"damaged,omitempty"`
 	// Events is how many events the file holds, and EventsByType the same
 	// by type.
 	Events       int            `json:"events"`
@@ -57,6 +59,9 @@ func (o *Outbox) Stats() (Stats, error) {
 	}
 	o.mu.Unlock()
 	st.TimeSyncHold, st.Clock = o.holding()
+	if d, err := o.DamagedFiles(); err == nil {
+		st.Damaged = d
+	}
 	get := func(name string) *EndpointStats {
 		if by[name] == nil {
 			by[name] = &EndpointStats{Name: name}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -32,6 +33,8 @@ func outboxCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
   purge [--dead] [--older-than D]    delete dead deliveries / old finished events
   malformed [--limit N]              stored PDUs that could not be decoded (kept, newest first)
   compact [--config FILE]            compact the outbox file (agent stopped)
+  check FILE                         check a file's consistency (exit 3: damaged)
+  salvage [--dry-run] FILE           re-queue what a damaged file had not delivered
 `)
 		return exitCode(2)
 	}
@@ -47,7 +50,8 @@ func outboxCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	limit := fs.Int("limit", 50, "at most `n` rows")
 	dead := fs.Bool("dead", false, "all dead deliveries")
 	older := fs.Duration("older-than", 0, "finished events older than `duration`")
-	cfgPath := fs.String("config", DefaultConfigPath, "configuration `file` (compact)")
+	cfgPath := fs.String("config", DefaultConfigPath, "configuration `file` (compact, salvage without a running agent)")
+	dryRun := fs.Bool("dry-run", false, "salvage: report what would be re-queued")
 	if err := fs.Parse(args[1:]); err != nil {
 		return exitCode(2)
 	}
@@ -60,7 +64,11 @@ func outboxCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintf(tw, "network online: %v   events held: %d   waiting for clock sync: %v\n", st.Online, st.Events, st.TimeSyncHold)
-		fmt.Fprintf(tw, "system clock: %s\n\n", st.Clock)
+		fmt.Fprintf(tw, "system clock: %s\n", st.Clock)
+		for _, d := range st.Damaged {
+			fmt.Fprintf(tw, "damaged outbox moved aside %s: %s (simhook outbox salvage %s)\n", d.At.Format(time.RFC3339), d.Path, d.Path)
+		}
+		fmt.Fprintln(tw)
 		fmt.Fprintln(tw, "endpoint\tpending\toldest\tdead\tfailing\tstate")
 		for _, e := range st.Endpoints {
 			state := "ok"
@@ -154,6 +162,24 @@ func outboxCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%s\t%s\n", m.Seq, m.At, m.Phone, m.Index, m.Error, m.PDU)
 		}
 		return tw.Flush()
+	case "check":
+		if fs.NArg() != 1 {
+			return usage()
+		}
+		if err := outbox.CheckFileFull(fs.Arg(0)); err != nil {
+			fmt.Fprintln(stderr, err)
+			if errors.Is(err, outbox.ErrDamaged) {
+				return exitCode(outbox.ChildCheckExit)
+			}
+			return exitCode(1)
+		}
+		fmt.Fprintf(stdout, "%s: consistent\n", fs.Arg(0))
+		return nil
+	case "salvage":
+		if fs.NArg() != 1 {
+			return usage()
+		}
+		return salvage(ctx, c, fs.Arg(0), *cfgPath, *dryRun, stdout)
 	case "compact":
 		cfg, err := config.Load(*cfgPath)
 		if err != nil {

@@ -9,9 +9,11 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/simhook/simhook/agent"
 	"github.com/simhook/simhook/config"
+	"github.com/simhook/simhook/outbox"
 )
 
 // DefaultConfigPath is where the package installs the configuration.
@@ -32,7 +34,7 @@ func runAgent(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("%s: %w", *path, err)
 	}
 	log := newLogger(stderr, cfg.Log)
-	a, err := agent.New(cfg, agent.Options{Logger: log, Notifier: agent.NewNotifier()})
+	a, err := agent.New(cfg, agent.Options{Logger: log, Notifier: agent.NewNotifier(), CheckOutbox: childChecker()})
 	if err != nil {
 		return err
 	}
@@ -78,4 +80,15 @@ func newLogger(w io.Writer, c config.Log) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// childChecker checks outbox.db in a child simhook process (`simhook outbox
+// check`), so that a damaged file cannot kill the daemon. Without its own
+// executable it falls back to the in-process check.
+func childChecker() outbox.Checker {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil
+	}
+	return outbox.ChildChecker(exe, []string{"outbox", "check"}, 5*time.Minute)
 }
