@@ -148,12 +148,26 @@ func isDamage(err error) bool {
 // found damaged; any other failure of the child also counts as damage.
 const ChildCheckExit = 3
 
+// CheckBudget is how long a check of a file of size bytes may take: a few
+// seconds, plus the time to read the file at the slowest SD card's speed.
+// A check still running after that is walking something damaged in circles
+// (a corrupted page that points back at itself, a count in the billions).
+func CheckBudget(size int64) time.Duration {
+	const slowRead = 5 << 20 // bytes per second
+	return 5*time.Second + time.Duration(size/slowRead)*time.Second
+}
+
 // ChildChecker runs the check as `exe args... FILE` in a child process, so
 // that nothing a damaged file does to the reader (a fatal fault, a runaway
 // allocation, a hang) reaches the agent. The child exits 0 for a sound file;
-// any other end, or taking longer than timeout, means damaged.
-func ChildChecker(exe string, args []string, timeout time.Duration) Checker {
+// any other end, or taking longer than budget(file size), means damaged.
+func ChildChecker(exe string, args []string, budget func(size int64) time.Duration) Checker {
 	return func(ctx context.Context, path string) error {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return fmt.Errorf("outbox: check: %w", err)
+		}
+		timeout := budget(fi.Size())
 		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, exe, append(append([]string(nil), args...), path)...)

@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"crypto/rand"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -60,18 +61,28 @@ func (o *Outbox) holding() (bool, ClockState) {
 	return o.settings().RequireTimeSync && !(st.Known && st.Synced), st
 }
 
+// processBoot stands in for the boot id where /proc/sys is hidden (the
+// unit's ProcSubset=pid): an id of this process, so that re-basing by
+// CLOCK_BOOTTIME is exact while the agent runs, and an event from before a
+// restart is stamped at its first send instead.
+var processBoot = func() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("process-%d-%x", os.Getpid(), b)
+}()
+
 // systemBootClock reads this boot's id and CLOCK_BOOTTIME, which counts
 // through suspend and is not moved by setting the wall clock.
 func systemBootClock() (string, time.Duration, error) {
-	id, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
-	if err != nil {
-		return "", 0, fmt.Errorf("boot id: %w", err)
-	}
 	var ts unix.Timespec
 	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
 		return "", 0, fmt.Errorf("CLOCK_BOOTTIME: %w", err)
 	}
-	return string(bytes.TrimSpace(id)), time.Duration(ts.Nano()), nil
+	boot := processBoot
+	if id, err := os.ReadFile("/proc/sys/kernel/random/boot_id"); err == nil {
+		boot = string(bytes.TrimSpace(id))
+	}
+	return boot, time.Duration(ts.Nano()), nil
 }
 
 // stampUnsynced marks a record made while the clock was not known to be

@@ -58,7 +58,7 @@ func TestOpenCheckedDamagedFiles(t *testing.T) {
 		check Checker
 	}{
 		{"in-process", nil},
-		{"child process", ChildChecker(os.Args[0], nil, time.Minute)},
+		{"child process", ChildChecker(os.Args[0], nil, func(int64) time.Duration { return time.Minute })},
 	}
 	t.Setenv(checkChildEnv, "1")
 	for _, ck := range checkers {

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/simhook/simhook/agent"
 	"github.com/simhook/simhook/config"
@@ -90,5 +89,5 @@ func childChecker() outbox.Checker {
 	if err != nil {
 		return nil
 	}
-	return outbox.ChildChecker(exe, []string{"outbox", "check"}, 5*time.Minute)
+	return outbox.ChildChecker(exe, []string{"outbox", "check"}, outbox.CheckBudget)
 }
