@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/simhook/simhook/config"
+	"github.com/simhook/simhook/modem"
 )
 
 // apiServer is the local HTTP API: a unix socket, and optionally TCP with a
@@ -110,6 +111,7 @@ func (a *Agent) apiMux() *http.ServeMux {
 	mux.HandleFunc("GET /v1/phones", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, a.Phones()) })
 	mux.HandleFunc("POST /v1/phones/{id}/enable", a.handlePhoneEnable(true))
 	mux.HandleFunc("POST /v1/phones/{id}/disable", a.handlePhoneEnable(false))
+	mux.HandleFunc("POST /v1/phones/{id}/reset", a.handlePhoneReset)
 	mux.HandleFunc("GET /v1/outbox/stats", a.handleOutboxStats)
 	mux.HandleFunc("POST /v1/sms", a.handleSend)
 	mux.HandleFunc("GET /v1/sms/{id}", a.handleSendStatus)
@@ -191,6 +193,27 @@ func (a *Agent) handlePhoneEnable(enabled bool) http.HandlerFunc {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"id": id, "send_enabled": enabled})
 	}
+}
+
+// handlePhoneReset sends AT+CFUN=1,1 to a phone's modem.
+func (a *Agent) handlePhoneReset(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.Atoi(r.PathValue("id"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("id: %w", err))
+		return
+	}
+	if err := a.ResetPhone(r.Context(), id); err != nil {
+		status := http.StatusInternalServerError
+		switch {
+		case errors.Is(err, ErrUnknownPhone):
+			status = http.StatusNotFound
+		case errors.Is(err, modem.ErrNotReady):
+			status = http.StatusConflict
+		}
+		writeError(w, status, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": id, "reset": true})
 }
 
 // writeJSON answers with v as indented JSON.

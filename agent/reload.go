@@ -188,6 +188,7 @@ type PhoneStatus struct {
 	Port         string `json:"port,omitempty"`
 	Reconnects   int    `json:"reconnects"`
 	LastError    string `json:"last_error,omitempty"`
+	Absent       bool   `json:"absent,omitempty"`
 	Since        string `json:"since"`
 }
 
@@ -207,7 +208,7 @@ func (a *Agent) Phones() []PhoneStatus {
 		out = append(out, PhoneStatus{
 			ID: w.id, Status: s.Status, SendEnabled: !disabled[w.id], Signal: s.Signal,
 			Registration: s.Registration, Operator: s.Operator, Model: s.Model, IMEI: s.IMEI, ICCID: s.ICCID,
-			Port: s.Port, Reconnects: s.Reconnects, LastError: s.LastError, Since: s.Since.UTC().Format("2006-01-02T15:04:05Z"),
+			Port: s.Port, Reconnects: s.Reconnects, LastError: s.LastError, Absent: s.Absent, Since: s.Since.UTC().Format("2006-01-02T15:04:05Z"),
 		})
 	}
 	return out

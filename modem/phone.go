@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -150,19 +151,31 @@ func (p *Phone) engine() *engine {
 	return p.eng
 }
 
-// Run connects and serves until ctx ends, reconnecting with capped backoff
-// whenever the modem goes away or stops making sense. It returns only when
-// ctx is done.
+// Run connects and serves until ctx ends, reconnecting whenever the modem
+// goes away or stops making sense. It returns only when ctx is done.
+//
+// A missing device is waited for, not retried: the phone watches the
+// port's directory (or, for a matched phone, the directories where serial
+// ports appear) and opens the device as soon as it is there. The backoff
+// paces only sessions that fail with the device present (open errors,
+// initialisation failures); it starts again from Backoff.Initial as soon as
+// a session reaches up.
 func (p *Phone) Run(ctx context.Context) error {
-	backoff := p.cfg.Backoff.Initial
+	dw := newDevWatch(p.log, p.cfg.devPoll)
+	defer dw.Close()
+	pace := newPacer(p.cfg.Backoff)
 	for ctx.Err() == nil {
-		p.setState(func(s *State) { s.Status = "connecting" })
-		started := time.Now()
-		err := p.session(ctx)
+		if p.cfg.Port != "" && !devicePresent(p.cfg.Port) {
+			p.waitForDevice(ctx, dw)
+			continue
+		}
+		p.setState(func(s *State) { s.Status = "connecting"; s.Absent = false })
+		up, err := p.session(ctx)
 		if ctx.Err() != nil {
 			break
 		}
-		p.log.Warn("phone down; reconnecting", "phone", p.cfg.ID, "err", err, "in", backoff)
+		missing := errors.Is(err, errNoDevice) || p.cfg.Port != "" && !devicePresent(p.cfg.Port)
+		wait := pace.ended(up, missing)
 		p.setState(func(s *State) {
 			s.Status = "down"
 			s.Reconnects++
@@ -170,34 +183,64 @@ func (p *Phone) Run(ctx context.Context) error {
 				s.LastError = err.Error()
 			}
 		})
-		if time.Since(started) > 30*time.Second {
-			backoff = p.cfg.Backoff.Initial
+		if missing {
+			p.log.Warn("phone down: device gone; waiting for it", "phone", p.cfg.ID, "err", err)
+			if p.cfg.Port == "" {
+				p.waitForMatch(ctx, dw)
+			}
+			continue
 		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(backoff):
+		p.log.Warn("phone down; reconnecting", "phone", p.cfg.ID, "err", err, "in", wait)
+		if p.cfg.Port == "" {
+			select {
+			case <-ctx.Done():
+			case <-time.After(wait):
+			}
+			continue
 		}
-		backoff = min(backoff*2, p.cfg.Backoff.Max)
+		// A device that vanishes or is created again during the wait (a
+		// re-enumeration whose node outlived the read error) ends it.
+		dw.changed(ctx, p.cfg.Port, wait)
 	}
 	p.setState(func(s *State) { s.Status = "down"; s.LastError = "stopped" })
 	return nil
 }
 
+// waitForDevice waits for the configured port to appear.
+func (p *Phone) waitForDevice(ctx context.Context, dw *devWatch) {
+	p.setState(func(s *State) { s.Status = "down"; s.Absent = true })
+	p.log.Info("waiting for the modem to appear", "phone", p.cfg.ID, "port", p.cfg.Port)
+	if dw.waitPresent(ctx, func() bool { return devicePresent(p.cfg.Port) }, filepath.Dir(p.cfg.Port)) == nil {
+		p.log.Info("modem appeared", "phone", p.cfg.ID, "port", p.cfg.Port)
+	}
+}
+
+// matchRecheck is how often a matched phone whose modem was not found
+// looks again without any new port having appeared.
+const matchRecheck = 30 * time.Second
+
+// waitForMatch waits until a new serial port appears (or matchRecheck
+// passes) before a matched phone looks for its modem again.
+func (p *Phone) waitForMatch(ctx context.Context, dw *devWatch) {
+	p.setState(func(s *State) { s.Status = "down"; s.Absent = true })
+	_ = dw.waitNewPort(ctx, p.cfg.matchDirs, matchRecheck, 100*time.Millisecond)
+}
+
 // session opens the port, initialises the modem and serves it until an
-// error or ctx ends.
-func (p *Phone) session(ctx context.Context) error {
+// error or ctx ends. up reports whether it got as far as serving.
+func (p *Phone) session(ctx context.Context) (up bool, err error) {
 	path, err := p.findPort(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	release, ok := claimPort(path)
 	if !ok {
-		return fmt.Errorf("open %s: in use by another phone", path)
+		return false, fmt.Errorf("open %s: in use by another phone", path)
 	}
 	defer release()
-	port, err := serial.Open(path, &serial.Mode{BaudRate: p.cfg.Baud})
+	port, err := p.open(ctx, path)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", path, err)
+		return false, err
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -222,14 +265,41 @@ func (p *Phone) session(ctx context.Context) error {
 		p.retire(eng)
 	}()
 	if err := p.initialise(sctx, eng); err != nil {
-		return err
+		return false, err
 	}
 	p.mu.Lock()
 	p.eng, p.port = eng, path
 	p.mu.Unlock()
 	p.setState(func(s *State) { s.Status = "up"; s.Port = path; s.LastError = "" })
 	p.log.Info("phone up", "phone", p.cfg.ID, "port", path)
-	return p.serve(sctx, eng)
+	return true, p.serve(sctx, eng)
+}
+
+// openGrace is how long after a device appeared an open that fails is
+// tried again at once: udev sets the node's group and mode a few
+// milliseconds after the kernel creates it.
+const openGrace = 2 * time.Second
+
+// open opens the serial port, retrying briefly while the node is new.
+func (p *Phone) open(ctx context.Context, path string) (serial.Port, error) {
+	first := time.Now()
+	for {
+		port, err := serial.Open(path, &serial.Mode{BaudRate: p.cfg.Baud})
+		if err == nil {
+			return port, nil
+		}
+		if !devicePresent(path) {
+			return nil, fmt.Errorf("open %s: %w: %v", path, errNoDevice, err)
+		}
+		if time.Since(first) > openGrace {
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // findPort resolves the configured port or match.
@@ -237,7 +307,11 @@ func (p *Phone) findPort(ctx context.Context) (string, error) {
 	if p.cfg.Port != "" {
 		return p.cfg.Port, nil
 	}
-	return p.match(ctx)
+	path, err := p.match(ctx)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", errNoDevice, err)
+	}
+	return path, nil
 }
 
 // cmd runs one command with the default timeout.
@@ -425,4 +499,20 @@ func (p *Phone) countJunk(n int) {
 	p.stats.mu.Lock()
 	p.stats.junk += n
 	p.stats.mu.Unlock()
+}
+
+// Reset asks the modem for a full functionality reset (AT+CFUN=1,1), the
+// cure for a modem that answers but no longer registers or sends. A USB
+// modem then re-enumerates: the phone goes down, waits for its device to
+// come back and initialises it again, without growing its backoff.
+func (p *Phone) Reset(ctx context.Context) error {
+	eng := p.engine()
+	if eng == nil {
+		return ErrNotReady
+	}
+	if _, err := p.cmd(ctx, eng, "+CFUN=1,1"); err != nil {
+		return fmt.Errorf("reset: %w", err)
+	}
+	p.log.Warn("modem reset (AT+CFUN=1,1); it will re-enumerate", "phone", p.cfg.ID)
+	return nil
 }

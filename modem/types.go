@@ -47,6 +47,10 @@ type Config struct {
 	RefSource func() (uint16, error)
 	// Logger receives the driver's logs; nil discards them.
 	Logger *slog.Logger
+
+	// devPoll and matchDirs override devPollEvery and matchDirs (tests).
+	devPoll   time.Duration
+	matchDirs []string
 }
 
 // Match identifies a modem by USB id, IMEI or ICCID.
@@ -85,6 +89,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.devPoll <= 0 {
+		c.devPoll = devPollEvery
+	}
+	if c.matchDirs == nil {
+		c.matchDirs = matchDirs
 	}
 	return c
 }
@@ -234,7 +244,10 @@ type State struct {
 	Port string
 	// LastError is why the phone last went down.
 	LastError string
-	// Reconnects counts the times the phone went down and reconnected.
+	// Absent: the phone is down because its device is missing (unplugged,
+	// re-enumerating); it is opened as soon as it appears.
+	Absent bool
+	// Reconnects counts the times a session ended and the phone went down.
 	Reconnects int
 	// Since is when Status last changed.
 	Since time.Time

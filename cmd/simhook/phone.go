@@ -8,8 +8,9 @@ import (
 	"io"
 )
 
-// phoneCmd is `simhook phone list|enable ID|disable ID`, over the running
-// agent's API.
+// phoneCmd is `simhook phone list|enable ID|disable ID|reset ID`, over the
+// running agent's API. reset sends AT+CFUN=1,1: the modem restarts and
+// re-enumerates, and the phone comes back by itself.
 func phoneCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("phone", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -23,10 +24,10 @@ func phoneCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	switch rest := fs.Args(); {
 	case len(rest) == 0 || rest[0] == "list" || rest[0] == "ls":
 		err = c.do(ctx, "GET", "/v1/phones", nil, &out)
-	case len(rest) == 2 && (rest[0] == "enable" || rest[0] == "disable"):
+	case len(rest) == 2 && (rest[0] == "enable" || rest[0] == "disable" || rest[0] == "reset"):
 		err = c.do(ctx, "POST", fmt.Sprintf("/v1/phones/%s/%s", rest[1], rest[0]), nil, &out)
 	default:
-		fmt.Fprintln(stderr, "usage: simhook phone [--socket S] list | enable ID | disable ID")
+		fmt.Fprintln(stderr, "usage: simhook phone [--socket S] list | enable ID | disable ID | reset ID")
 		return exitCode(2)
 	}
 	if err != nil {

@@ -242,6 +242,9 @@ func (m *Modem) commandLocked(cmd string) result {
 			return ok("+COPS: 0")
 		}
 		return ok(`+COPS: 0,0,"SimNet",7`)
+	case name == "+CFUN" && isReset(rest):
+		m.resetPending = true
+		return ok()
 	case name == "+CFUN" || name == "+CSCS" || name == "+CRC" || name == "+CVHU" || name == "+CMMS" || name == "+CNMA" || name == "+CSMP" || name == "+CSDH":
 		if strings.HasPrefix(rest, "?") {
 			return ok(fmt.Sprintf("%s: 1", name))

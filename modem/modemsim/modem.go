@@ -30,6 +30,9 @@ type Options struct {
 	ReplyDelay time.Duration
 	// RingInterval is the time between RINGs (default 3s).
 	RingInterval time.Duration
+	// ReenumerateDelay is how long the port stays away after AT+CFUN=1,1
+	// (a USB modem resets and enumerates again; default 1.5s).
+	ReenumerateDelay time.Duration
 	// Link, if set, is a symlink (like /dev/serial/by-id/...) kept pointing
 	// at the current pty, also across Replug.
 	Link string
@@ -74,10 +77,15 @@ type Modem struct {
 	commands []string
 	calls    []*Call
 
-	hangUntil  time.Time
-	errorStorm int
-	replyDelay time.Duration
-	concatRef  int
+	hangUntil time.Time
+	// resetPending: the command just answered was AT+CFUN=1,1; the port
+	// goes away once the answer is out.
+	resetPending bool
+	resets       int
+	pluggedAt    time.Time
+	errorStorm   int
+	replyDelay   time.Duration
+	concatRef    int
 }
 
 // ErrClosed is returned by operations on a closed modem.
@@ -99,6 +107,9 @@ func New(opts Options) (*Modem, error) {
 	}
 	if opts.SMSC == "" {
 		opts.SMSC = "+33609001390"
+	}
+	if opts.ReenumerateDelay <= 0 {
+		opts.ReenumerateDelay = 1500 * time.Millisecond
 	}
 	if opts.RingInterval <= 0 {
 		opts.RingInterval = 3 * time.Second
@@ -185,7 +196,14 @@ func (m *Modem) plug() error {
 		}
 	}
 	m.mu.Lock()
+	if m.closed {
+		// Closed while a re-enumeration was plugging the port back.
+		m.mu.Unlock()
+		master.Close()
+		return ErrClosed
+	}
 	m.master, m.slave = master, slave
+	m.pluggedAt = time.Now()
 	m.powerOnLocked()
 	m.mu.Unlock()
 	m.wg.Add(1)
@@ -294,7 +312,13 @@ func (m *Modem) handleLine(master *os.File, raw string) {
 	}
 	m.mu.Lock()
 	m.writeLocked(master, resp)
+	reset := m.resetPending && m.master == master
+	m.resetPending = false
 	m.mu.Unlock()
+	if reset {
+		m.wg.Add(1)
+		go m.reenumerate()
+	}
 }
 
 // writeLocked writes to the client, giving up after a second if nobody

@@ -1,0 +1,241 @@
+package modem
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+)
+
+// A USB modem's device node comes and goes: the stick re-enumerates on
+// AT+CFUN=1,1, under-voltage resets the port, usb_modeswitch turns it from
+// mass storage into a modem seconds after boot. A phone whose device is
+// missing is not failing: it waits for the node to appear and opens it at
+// once, without growing its reconnection backoff. devWatch is that wait.
+
+// devPollEvery is the fallback poll while waiting for a device, in case
+// inotify misses an event (or cannot be used at all).
+var devPollEvery = time.Second
+
+// matchDirs are the directories whose new entries may be a matched phone's
+// modem; tests replace them (pseudo-terminals appear elsewhere).
+var matchDirs = []string{"/dev", "/dev/serial/by-id"}
+
+// devWatch watches the directories a device path depends on, so that a
+// phone learns within milliseconds that its device appeared or vanished.
+// It is owned by one phone's Run and closed when Run returns.
+type devWatch struct {
+	fsw     *fsnotify.Watcher // nil when inotify is unavailable: poll only
+	watched map[string]bool
+	log     *slog.Logger
+	poll    time.Duration
+}
+
+// newDevWatch makes a watcher; without inotify it falls back to polling.
+func newDevWatch(log *slog.Logger, poll time.Duration) *devWatch {
+	w := &devWatch{watched: make(map[string]bool), log: log, poll: poll}
+	fsw, err := fsnotify.NewWatcher()
+	if err != nil {
+		log.Warn("cannot watch for modems appearing; polling instead", "err", err, "every", poll)
+		return w
+	}
+	w.fsw = fsw
+	return w
+}
+
+// Close stops watching.
+func (w *devWatch) Close() {
+	if w.fsw != nil {
+		w.fsw.Close()
+	}
+}
+
+// watchFor arms watches on the nearest existing ancestor of each
+// directory, and on the directory itself once it exists, so that a path
+// under a directory that does not exist yet (/dev/serial/by-id disappears
+// with the last USB serial device) is noticed when it is created.
+func (w *devWatch) watchFor(dirs ...string) {
+	if w.fsw == nil {
+		return
+	}
+	for _, dir := range dirs {
+		d := filepath.Clean(dir)
+		for {
+			if st, err := os.Stat(d); err == nil && st.IsDir() {
+				break
+			}
+			parent := filepath.Dir(d)
+			if parent == d {
+				break
+			}
+			d = parent
+		}
+		if w.watched[d] {
+			continue
+		}
+		if err := w.fsw.Add(d); err != nil {
+			w.log.Debug("cannot watch directory", "dir", d, "err", err)
+			continue
+		}
+		w.watched[d] = true
+	}
+}
+
+// forget drops watches on directories that no longer exist (inotify drops
+// them itself; the map must agree so they are armed again).
+func (w *devWatch) forget() {
+	for d := range w.watched {
+		if _, err := os.Stat(d); err != nil {
+			delete(w.watched, d)
+			if w.fsw != nil {
+				_ = w.fsw.Remove(d)
+			}
+		}
+	}
+}
+
+// events returns the channel of directory events (nil without inotify).
+func (w *devWatch) events() <-chan fsnotify.Event {
+	if w.fsw == nil {
+		return nil
+	}
+	return w.fsw.Events
+}
+
+// errs returns the channel of watch errors (nil without inotify).
+func (w *devWatch) errs() <-chan error {
+	if w.fsw == nil {
+		return nil
+	}
+	return w.fsw.Errors
+}
+
+// devicePresent reports whether path leads to an existing node (a dangling
+// by-id link is not a device).
+func devicePresent(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// waitPresent blocks until present reports true, or ctx ends (its error is
+// returned). It re-checks on every event in the watched directories, and
+// every poll period in case an event is missed.
+func (w *devWatch) waitPresent(ctx context.Context, present func() bool, dirs ...string) error {
+	poll := time.NewTicker(w.poll)
+	defer poll.Stop()
+	for {
+		w.watchFor(dirs...)
+		// Checked after arming, so a node created in between is not missed.
+		if present() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case ev, ok := <-w.events():
+			if !ok {
+				w.fsw = nil
+			}
+			if ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
+				w.forget()
+			}
+		case err, ok := <-w.errs():
+			if !ok {
+				w.fsw = nil
+				continue
+			}
+			w.log.Debug("device watch", "err", err)
+		case <-poll.C:
+			w.forget()
+		}
+	}
+}
+
+// changed blocks until an entry named like path's base is created or
+// removed in its directory, or ctx ends or d passes; it reports whether
+// such a change came. It serves the backoff wait after a failed session:
+// a device that vanishes then (or is re-created by a re-enumeration) ends
+// the wait early.
+func (w *devWatch) changed(ctx context.Context, path string, d time.Duration) bool {
+	w.watchFor(filepath.Dir(path))
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	base := filepath.Base(path)
+	wasPresent := devicePresent(path)
+	poll := time.NewTicker(w.poll)
+	defer poll.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-timer.C:
+			return false
+		case ev, ok := <-w.events():
+			if !ok {
+				w.fsw = nil
+				continue
+			}
+			if filepath.Base(ev.Name) == base && ev.Op&(fsnotify.Create|fsnotify.Remove|fsnotify.Rename) != 0 {
+				return true
+			}
+		case <-w.errs():
+		case <-poll.C:
+			if devicePresent(path) != wasPresent {
+				return true
+			}
+		}
+	}
+}
+
+// waitNewPort blocks until an entry that could be a serial port is created
+// in one of dirs (then waits settle for the rest of a modem's ports, which
+// appear together), or every passes, or ctx ends (its error is returned).
+func (w *devWatch) waitNewPort(ctx context.Context, dirs []string, every, settle time.Duration) error {
+	w.watchFor(dirs...)
+	timer := time.NewTimer(every)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timer.C:
+			return nil
+		case ev, ok := <-w.events():
+			if !ok {
+				w.fsw = nil
+				continue
+			}
+			if ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
+				w.forget()
+				continue
+			}
+			if ev.Has(fsnotify.Create) {
+				w.watchFor(dirs...) // a watched directory may have just appeared
+				if isTTYName(ev.Name) {
+					select {
+					case <-ctx.Done():
+						return ctx.Err()
+					case <-time.After(settle):
+					}
+					return nil
+				}
+			}
+		case <-w.errs():
+		}
+	}
+}
+
+// isTTYName reports whether a new /dev entry could be a serial port.
+func isTTYName(name string) bool {
+	return filepath.Dir(name) != "/dev" || strings.HasPrefix(filepath.Base(name), "tty")
+}
+
+// errNoDevice marks a session that found no device to open: the port's
+// node is missing, or no port matches. It is not a failure that grows the
+// backoff.
+var errNoDevice = errors.New("no device")
