@@ -71,13 +71,12 @@ func bounded(t *testing.T, d time.Duration) context.Context {
 // tally compares what was injected with what the receiver accepted: every
 // text must have arrived, and none twice under different webhook ids
 // (duplicates with the same id are absorbed by the receiver and reported).
-func tally(t *testing.T, l *lab.Lab, injected map[string]bool) {
+func tally(t *testing.T, l *lab.Lab, injected map[string]bool) (lost, dup int) {
 	t.Helper()
 	seen := make(map[string]int)
 	for _, ev := range l.EventsOf(webhook.ReceiveSMS) {
 		seen[ev.ReceiveSMS.Text]++
 	}
-	lost, dup := 0, 0
 	for text := range injected {
 		switch n := seen[text]; {
 		case n == 0:
@@ -103,6 +102,7 @@ func tally(t *testing.T, l *lab.Lab, injected map[string]bool) {
 	if st.Rejected > 0 {
 		t.Errorf("the receiver rejected %d requests", st.Rejected)
 	}
+	return lost, dup
 }
 
 // waitAll waits until every injected text arrived.

@@ -11,48 +11,6 @@ import (
 	"github.com/simhook/simhook/modem/modemsim"
 )
 
-// TestUnplugReplugUnderTraffic pulls the modem out and plugs it back 20
-// times while SMS keep arriving, including while it is out (they wait on the
-// SIM). Everything must arrive once the modem is back.
-func TestUnplugReplugUnderTraffic(t *testing.T) {
-	l := newLab(t, lab.Options{Capacity: 500})
-	ctx := bounded(t, 4*time.Minute)
-	m := l.Modems[0]
-	injected := make(map[string]bool)
-	n := 0
-	inject := func(k int) {
-		for range k {
-			text := fmt.Sprintf("replug %04d", n)
-			if _, err := m.InjectSMS(modemsim.SMS{From: "+33612345678", Text: text}); err != nil {
-				t.Fatalf("inject %d: %v", n, err)
-			}
-			injected[text] = true
-			n++
-		}
-	}
-	for round := range 20 {
-		inject(5)
-		time.Sleep(time.Duration(50+round*10) * time.Millisecond)
-		if err := m.Unplug(); err != nil {
-			t.Fatalf("unplug %d: %v", round, err)
-		}
-		inject(3) // arrives while the modem is out: it waits on the SIM
-		time.Sleep(200 * time.Millisecond)
-		if err := m.Replug(); err != nil {
-			t.Fatalf("replug %d: %v", round, err)
-		}
-		// Traffic goes on while the phone reconnects; the next pull waits
-		// until it is back, so every round is a real reconnection.
-		inject(2)
-		waitUp(t, l, 15*time.Second)
-	}
-	waitAll(t, ctx, l, len(injected))
-	tally(t, l, injected)
-	if p := l.Agent().Phones()[0]; p.Reconnects < 20 {
-		t.Errorf("the phone reports %d reconnects after 20 replugs", p.Reconnects)
-	}
-}
-
 // TestModemMisbehaviour makes the modem hang, babble, answer ERROR 1,000
 // times and run out of storage. After each fault the phone must be up again
 // and the SMS sent meanwhile delivered.

@@ -35,6 +35,9 @@ type Options struct {
 	Profile modemsim.Profile
 	// ReplyDelay is the modems' delay before each answer (0: instant).
 	ReplyDelay time.Duration
+	// ReenumerateDelay is how long a modem's port stays away after
+	// AT+CFUN=1,1 (modemsim's default when 0).
+	ReenumerateDelay time.Duration
 	// Capacity is the SIM storage of each modem (default 50 slots).
 	Capacity int
 	// Secret signs the webhooks (default: random).
@@ -151,12 +154,13 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 			onURC = func(line string, at time.Time) { opts.OnURC(phone, line, at) }
 		}
 		m, err := modemsim.New(modemsim.Options{
-			OnURC:      onURC,
-			Profile:    opts.Profile,
-			ReplyDelay: opts.ReplyDelay,
-			Capacity:   map[string]int{"SM": opts.Capacity, "ME": opts.Capacity},
-			Link:       l.ModemLink(i + 1),
-			IMEI:       fmt.Sprintf("35%013d", 1000+i),
+			OnURC:            onURC,
+			Profile:          opts.Profile,
+			ReplyDelay:       opts.ReplyDelay,
+			ReenumerateDelay: opts.ReenumerateDelay,
+			Capacity:         map[string]int{"SM": opts.Capacity, "ME": opts.Capacity},
+			Link:             l.ModemLink(i + 1),
+			IMEI:             fmt.Sprintf("35%013d", 1000+i),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("lab: modem %d: %w", i+1, err)

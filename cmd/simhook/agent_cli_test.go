@@ -71,4 +71,19 @@ func TestCLIAgainstRunningAgent(t *testing.T) {
 	if out, _, _ := runCmd(t, "phone", "--socket", sock, "ls"); !strings.Contains(out, `"send_enabled": false`) {
 		t.Errorf("after disable:\n%s", out)
 	}
+	// reset: AT+CFUN=1,1 reaches the modem, which re-enumerates; the phone
+	// comes back up by itself.
+	plugged := l.Modems[0].PluggedAt()
+	if out, errOut, code := runCmd(t, "phone", "--socket", sock, "reset", "1"); code != 0 || !strings.Contains(out, `"reset": true`) {
+		t.Fatalf("phone reset: exit %d\n%s%s", code, out, errOut)
+	}
+	if _, errOut, code := runCmd(t, "phone", "--socket", sock, "reset", "9"); code == 0 || !strings.Contains(errOut, "9") {
+		t.Errorf("reset of an unknown phone: exit %d %s", code, errOut)
+	}
+	for l.Modems[0].Resets() != 1 || !l.Modems[0].PluggedAt().After(plugged) || l.Agent().Phones()[0].Status != "up" {
+		if ctx.Err() != nil {
+			t.Fatalf("after phone reset: resets %d, plugged again %v, phone %+v", l.Modems[0].Resets(), l.Modems[0].PluggedAt().After(plugged), l.Agent().Phones()[0])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
