@@ -41,8 +41,17 @@ func TestCLIAgainstRunningAgent(t *testing.T) {
 	if out, _, code := runCmd(t, "outbox", "stats", "--socket", sock); code != 0 || !strings.Contains(out, "lab") {
 		t.Errorf("outbox stats: exit %d\n%s", code, out)
 	}
-	if out, _, code := runCmd(t, "outbox", "ls", "--socket", sock, "--state", "delivered"); code != 0 || !strings.Contains(out, "send_sms") {
-		t.Errorf("outbox ls: exit %d\n%s", code, out)
+	// The receiver has the webhooks; their outcome is committed a moment
+	// after the answers came.
+	for {
+		out, _, code := runCmd(t, "outbox", "ls", "--socket", sock, "--state", "delivered")
+		if code == 0 && strings.Contains(out, "send_sms") {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("outbox ls: exit %d\n%s", code, out)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	if out, _, code := runCmd(t, "outbox", "show", "--socket", sock, "1"); code != 0 || !strings.Contains(out, "from the CLI") {
 		t.Errorf("outbox show: exit %d\n%s", code, out)
