@@ -50,17 +50,18 @@ func buildBinary(ctx context.Context, src string, t target, upstream, out string
 	return nil
 }
 
-// nfpmPath returns the nfpm binary pinned as a tool in root's go.mod,
+// nfpmPath returns the nfpm binary pinned as a tool in root's tools.mod,
 // building it for the host if needed (`go tool -n` prints its path).
+// -modfile is refused in workspace mode, hence GOWORK=off.
 func nfpmPath(ctx context.Context, root string) (string, error) {
-	cmd := exec.CommandContext(ctx, "go", "tool", "-n", "nfpm")
+	cmd := exec.CommandContext(ctx, "go", "tool", "-modfile=tools.mod", "-n", "nfpm")
 	cmd.Dir = root
-	cmd.Env = hostEnv()
+	cmd.Env = append(hostEnv(), "GOWORK=off")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return "", fmt.Errorf("go tool -n nfpm: %w\n%s", err, stderr.Bytes())
+		return "", fmt.Errorf("go tool -modfile=tools.mod -n nfpm: %w\n%s", err, stderr.Bytes())
 	}
 	return strings.TrimSpace(string(out)), nil
 }

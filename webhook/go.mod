@@ -1,0 +1,3 @@
+module github.com/simhook/simhook/webhook
+
+go 1.26.0
