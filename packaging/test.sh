@@ -83,9 +83,9 @@ grep '✗' "$work/security" || true
 score=$(sed -n 's/.*Overall exposure level for simhook.service: \([0-9.]*\).*/\1/p' "$work/security")
 echo "exposure: $(grep 'Overall exposure' "$work/security")"
 [ -n "$score" ] || { cat "$work/security"; fail "no exposure score"; }
-systemd-analyze security --offline=yes --threshold=20 systemd/simhook.service >/dev/null 2>&1 ||
-	fail "exposure $score is above 2.0"
-ok "exposure $score <= 2.0"
+systemd-analyze security --offline=yes --threshold=15 systemd/simhook.service >/dev/null 2>&1 ||
+	fail "exposure $score is above 1.5"
+ok "exposure $score <= 1.5"
 
 part "ARM binaries under qemu"
 for arch in arm64:qemu-aarch64-static:'ARM aarch64' armhf:qemu-arm-static:'ARM, EABI5'; do

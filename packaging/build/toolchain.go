@@ -38,7 +38,9 @@ func buildBinary(ctx context.Context, src string, t target, upstream, out string
 		"-ldflags", "-s -w -buildid= -X "+versionVar+"="+upstream,
 		"-o", out, "./cmd/simhook")
 	cmd.Dir = src
-	cmd.Env = append(hostEnv(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+t.GOARCH)
+	// GOWORK=off: the module's own go.mod (whose replace finds webhook/)
+	// decides, not a go.work above src.
+	cmd.Env = append(hostEnv(), "GOWORK=off", "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+t.GOARCH)
 	if t.GOARM != "" {
 		cmd.Env = append(cmd.Env, "GOARM="+t.GOARM)
 	}
