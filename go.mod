@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/fsnotify/fsnotify v1.10.1
 	github.com/simhook/simhook/webhook v0.0.0-00010101000000-000000000000
+	github.com/warthog618/modem v0.4.0
 	github.com/warthog618/sms v0.3.0
 	go.bug.st/serial v1.8.0
 	go.etcd.io/bbolt v1.5.0

@@ -112,6 +112,7 @@ func (a *Agent) apiMux() *http.ServeMux {
 	mux.HandleFunc("POST /v1/phones/{id}/enable", a.handlePhoneEnable(true))
 	mux.HandleFunc("POST /v1/phones/{id}/disable", a.handlePhoneEnable(false))
 	mux.HandleFunc("POST /v1/phones/{id}/reset", a.handlePhoneReset)
+	mux.HandleFunc("GET /v1/phones/{id}/trace", a.handlePhoneTrace)
 	mux.HandleFunc("GET /v1/outbox/stats", a.handleOutboxStats)
 	mux.HandleFunc("POST /v1/sms", a.handleSend)
 	mux.HandleFunc("GET /v1/sms/{id}", a.handleSendStatus)
@@ -214,6 +215,60 @@ func (a *Agent) handlePhoneReset(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"id": id, "reset": true})
+}
+
+// maxTrace bounds how long one trace request streams.
+const maxTrace = time.Hour
+
+// handlePhoneTrace streams a phone's AT conversation as JSON lines for
+// ?seconds= (default 30, at most an hour) or until the client goes away.
+func (a *Agent) handlePhoneTrace(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.Atoi(r.PathValue("id"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("id: %w", err))
+		return
+	}
+	d := 30 * time.Second
+	if v := r.URL.Query().Get("seconds"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 || time.Duration(n)*time.Second > maxTrace {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("seconds: want 1 to %d, got %q", int(maxTrace/time.Second), v))
+			return
+		}
+		d = time.Duration(n) * time.Second
+	}
+	lines, stop, err := a.TracePhone(id)
+	if err != nil {
+		writeError(w, http.StatusNotFound, err)
+		return
+	}
+	defer stop()
+	// A stream outlives the server's write timeout: extend it for this one.
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Now().Add(d + 10*time.Second))
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	_ = rc.Flush()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	enc := json.NewEncoder(w)
+	type traced struct {
+		At string `json:"at"`
+		modem.TraceLine
+	}
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-timer.C:
+			return
+		case l := <-lines:
+			if err := enc.Encode(traced{At: time.Now().UTC().Format("15:04:05.000"), TraceLine: l}); err != nil {
+				return
+			}
+			_ = rc.Flush()
+		}
+	}
 }
 
 // writeJSON answers with v as indented JSON.

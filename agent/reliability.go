@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/simhook/simhook/modem"
 	"sort"
 	"strconv"
 	"time"
@@ -218,4 +219,16 @@ func (a *Agent) ResetPhone(ctx context.Context, phone int) error {
 	}
 	defer w.release()
 	return w.phone.Reset(ctx)
+}
+
+// TracePhone streams the AT conversation of a phone until stop is called.
+func (a *Agent) TracePhone(phone int) (lines <-chan modem.TraceLine, stop func(), err error) {
+	a.mu.Lock()
+	w := a.workers[phone]
+	a.mu.Unlock()
+	if w == nil {
+		return nil, nil, fmt.Errorf("%w %d", ErrUnknownPhone, phone)
+	}
+	lines, stop = w.phone.SubscribeTrace()
+	return lines, stop, nil
 }

@@ -82,6 +82,8 @@ func (a *Agent) applyPhones(cfg *config.Config) {
 	for id, w := range a.workers {
 		p, keep := want[id]
 		if keep && !phoneChanged(w.cfg, p) {
+			// The AT trace applies to the running phone.
+			w.phone.SetTrace(p.Trace)
 			continue
 		}
 		w.log.Info("stopping phone worker", "reason", map[bool]string{true: "changed", false: "removed"}[keep])

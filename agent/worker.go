@@ -76,6 +76,7 @@ func (a *Agent) modemConfig(p config.Phone) modem.Config {
 		SweepInterval:   p.SweepInterval.Duration,
 		ConcatTimeout:   p.ConcatTimeout.Duration,
 		RingGap:         p.RingGap.Duration,
+		Trace:           p.Trace,
 		RefSource:       a.concatRefSource(p.ID),
 		Logger:          a.log.With("component", "modem", "phone", p.ID),
 	}
@@ -86,8 +87,12 @@ func (a *Agent) modemConfig(p config.Phone) modem.Config {
 }
 
 // phoneChanged reports whether a phone's configuration differs in a way that
-// needs its worker restarted.
-func phoneChanged(old, new config.Phone) bool { return !reflect.DeepEqual(old, new) }
+// needs its worker restarted. The trace setting does not: it is applied to
+// the running phone.
+func phoneChanged(old, new config.Phone) bool {
+	old.Trace, new.Trace = false, false
+	return !reflect.DeepEqual(old, new)
+}
 
 // HandleState records what the driver reports about the phone.
 func (w *worker) HandleState(s modem.State) {

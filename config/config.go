@@ -98,6 +98,10 @@ type Phone struct {
 	// RingGap ends an inbound call when no RING came for this long (modems
 	// repeat RING every 3 to 6 seconds). Default 10s.
 	RingGap Duration `yaml:"ring_gap"`
+	// Trace logs every line exchanged with the modem at debug level, PINs
+	// masked; a reload turns it on or off without reconnecting. Default
+	// false.
+	Trace bool `yaml:"trace"`
 }
 
 // Match identifies a modem by what it reports rather than by its port. Every

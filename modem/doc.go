@@ -26,6 +26,30 @@
 // next command, so a late reply is discarded. PDUs are encoded and decoded
 // with github.com/warthog618/sms, which is sound.
 //
+// # What is used of github.com/warthog618/modem (v0.4.0), part by part
+//
+//   - trace: used. Its io.ReadWriter decorator is what the phone's AT trace
+//     (Config.Trace, SetTrace, SubscribeTrace) runs through: it reports each
+//     chunk read and written, and this package cuts the chunks into lines,
+//     masks PINs and passwords, and sends them to slog at debug level and to
+//     simhook phone trace.
+//   - at: not used, for the defects listed above (unordered indication
+//     handlers, indications and late replies mixed into the wrong command's
+//     reply). The engine here keeps its shape (an io.ReadWriter below, one
+//     command in flight, indications on their own path) without them.
+//   - gsm: not used. It acknowledges +CMT before the caller holds the
+//     message, keeps concatenated parts in memory only and always sends with
+//     concatenation reference 1; this package stores parts on the SIM until
+//     the message is complete and takes references from a durable source.
+//   - serial: not used. It wraps github.com/tarm/serial, which has no read
+//     deadlines or close-to-unblock semantics we rely on; go.bug.st/serial
+//     opens the port (and the pty simulator's) instead.
+//   - info: not used. Its two helpers (HasPrefix, TrimPrefix for "+CMD: "
+//     info lines) are one-liners that the parsers here need with other
+//     rules (case and spacing of vendor prefixes, +CMGL's several lines).
+//
+// PDUs are encoded and decoded with github.com/warthog618/sms (v0.3.0).
+//
 // # Receiving
 //
 // Incoming SMS stay stored on the modem (+CNMI=2,1: stored and announced

@@ -39,6 +39,9 @@ type Phone struct {
 	refMu   sync.Mutex
 	nextRef uint16
 
+	trace traceState
+	sink  *lineSink
+
 	stats counters
 }
 
@@ -90,6 +93,9 @@ func (p *Phone) retire(eng *engine) {
 func NewPhone(cfg Config, h Handler) *Phone {
 	cfg = cfg.withDefaults()
 	p := &Phone{cfg: cfg, h: h, log: cfg.Logger}
+	p.sink = newLineSink(p.emitTrace)
+	p.trace.logged.Store(cfg.Trace)
+	p.trace.on.Store(cfg.Trace)
 	p.state = State{Phone: cfg.ID, Status: "connecting", Signal: 99, Port: cfg.Port, Since: time.Now()}
 	p.nextRef = uint16(time.Now().UnixNano()%250) + 1
 	return p
@@ -254,7 +260,7 @@ func (p *Phone) session(ctx context.Context) (up bool, err error) {
 		port.Close()
 	}()
 	defer close(closed)
-	eng := newEngine(port)
+	eng := newEngine(newTracer(port, &p.trace.on, p.sink))
 	p.mu.Lock()
 	p.live = eng
 	p.mu.Unlock()

@@ -47,6 +47,9 @@ type Config struct {
 	RefSource func() (uint16, error)
 	// Logger receives the driver's logs; nil discards them.
 	Logger *slog.Logger
+	// Trace logs every line exchanged with the modem at debug level, PINs
+	// masked (SetTrace changes it on a running phone).
+	Trace bool
 
 	// devPoll and matchDirs override devPollEvery and matchDirs (tests).
 	devPoll   time.Duration

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/simhook/simhook/lab"
+	"github.com/simhook/simhook/modem/modemsim"
 	"github.com/simhook/simhook/webhook"
 )
 
@@ -79,6 +80,21 @@ func TestCLIAgainstRunningAgent(t *testing.T) {
 	}
 	if out, _, _ := runCmd(t, "phone", "--socket", sock, "ls"); !strings.Contains(out, `"send_enabled": false`) {
 		t.Errorf("after disable:\n%s", out)
+	}
+	// trace: the AT conversation streams for the asked time; an SMS that
+	// arrives meanwhile shows as its +CMTI, the read and the delete.
+	injected := make(chan error, 1)
+	go func() {
+		time.Sleep(500 * time.Millisecond)
+		_, err := l.Modems[0].InjectSMS(modemsim.SMS{From: "+33612345678", Text: "traced"})
+		injected <- err
+	}()
+	out, errOut, code = runCmd(t, "phone", "--socket", sock, "--seconds", "3", "trace", "1")
+	if err := <-injected; err != nil {
+		t.Fatal(err)
+	}
+	if code != 0 || !strings.Contains(out, "< +CMTI:") || !strings.Contains(out, "> AT+CMG") || !strings.Contains(out, "< OK") {
+		t.Errorf("phone trace: exit %d\n%s%s", code, out, errOut)
 	}
 	// reset: AT+CFUN=1,1 reaches the modem, which re-enumerates; the phone
 	// comes back up by itself.
