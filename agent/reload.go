@@ -124,16 +124,7 @@ func Endpoints(cfg *config.Config) []outbox.Endpoint {
 			types[i] = webhook.Type(e)
 		}
 		eps = append(eps, outbox.Endpoint{
-			Endpoint: webhook.Endpoint{
-				Name:       w.Name,
-				URL:        w.URL,
-				Method:     w.Method,
-				Format:     w.Format,
-				Template:   w.Template,
-				CustomData: w.CustomData,
-				Headers:    w.Headers,
-				Secrets:    w.AllSecrets(),
-			},
+			Endpoint: w.Endpoint(),
 			Events:  types,
 			Phones:  w.Phones,
 			Timeout: w.Timeout.Duration,
