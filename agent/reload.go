@@ -125,9 +125,9 @@ func Endpoints(cfg *config.Config) []outbox.Endpoint {
 		}
 		eps = append(eps, outbox.Endpoint{
 			Endpoint: w.Endpoint(),
-			Events:  types,
-			Phones:  w.Phones,
-			Timeout: w.Timeout.Duration,
+			Events:   types,
+			Phones:   w.Phones,
+			Timeout:  w.Timeout.Duration,
 			Retry: outbox.RetryPolicy{
 				Initial:     w.Retry.Initial.Duration,
 				MaxInterval: w.Retry.MaxInterval.Duration,
