@@ -126,19 +126,10 @@ func Endpoints(cfg *config.Config) []outbox.Endpoint {
 			types[i] = webhook.Type(e)
 		}
 		eps = append(eps, outbox.Endpoint{
-			Endpoint: webhook.Endpoint{
-				Name:       w.Name,
-				URL:        w.URL,
-				Method:     w.Method,
-				Format:     w.Format,
-				Template:   w.Template,
-				CustomData: w.CustomData,
-				Headers:    w.Headers,
-				Secrets:    w.AllSecrets(),
-			},
-			Events:  types,
-			Phones:  w.Phones,
-			Timeout: w.Timeout.Duration,
+			Endpoint: w.Endpoint(),
+			Events:   types,
+			Phones:   w.Phones,
+			Timeout:  w.Timeout.Duration,
 			Retry: outbox.RetryPolicy{
 				Initial:     w.Retry.Initial.Duration,
 				MaxInterval: w.Retry.MaxInterval.Duration,

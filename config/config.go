@@ -2,6 +2,8 @@ package config
 
 import (
 	"time"
+
+	"github.com/simhook/simhook/webhook"
 )
 
 // Config is the whole configuration file. The zero value is not useful: start
@@ -143,8 +145,17 @@ type Webhook struct {
 	// Format is form (RaspiSMS), json, or template. Default form.
 	Format string `yaml:"format"`
 	// Template is the Go text/template rendering the request body when
-	// Format is template. Default "".
+	// Format is template, with the functions json and jsonEscape to escape
+	// values in a JSON body. Default "".
 	Template string `yaml:"template,omitempty"`
+	// ContentType is the Content-Type of a template body, a media type such
+	// as "text/plain; charset=utf-8". Only with format template. Default ""
+	// (application/json).
+	ContentType string `yaml:"content_type,omitempty"`
+	// MaxBody caps a rendered template body: a template that renders more
+	// fails for that event (a client error, retried a few times, then
+	// dead-lettered). At most 16MiB. Default 1MiB.
+	MaxBody Size `yaml:"max_body"`
 	// CustomData holds extra static fields added to every request. Default: none.
 	CustomData map[string]string `yaml:"custom_data"`
 	// Headers holds extra HTTP headers added to every request. Default: none.
@@ -227,6 +238,10 @@ const (
 	DefaultStateDir = "/var/lib/simhook"
 	DefaultSocket   = "/run/simhook/api.sock"
 	DefaultBaud     = 115200
+	// DefaultMaxBody is a template endpoint's default max_body.
+	DefaultMaxBody Size = webhook.DefaultMaxBody
+	// MaxMaxBody is the largest max_body accepted.
+	MaxMaxBody Size = 16 << 20
 )
 
 // RedactedValue is what Redacted puts in place of every secret.
@@ -264,6 +279,7 @@ func DefaultWebhook() Webhook {
 	return Webhook{
 		Method:  "post",
 		Format:  "form",
+		MaxBody: DefaultMaxBody,
 		Timeout: D(15 * time.Second),
 		Retry:   Retry{Initial: D(5 * time.Second), MaxInterval: D(time.Hour), MaxAge: D(168 * time.Hour)},
 	}

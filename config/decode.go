@@ -25,7 +25,10 @@ type decoder struct {
 	nodes int
 }
 
-var durationType = reflect.TypeFor[Duration]()
+var (
+	durationType = reflect.TypeFor[Duration]()
+	sizeType     = reflect.TypeFor[Size]()
+)
 
 // defaulter is implemented by the list elements that have defaults of their
 // own (a phone, a webhook): each new element starts from them.
@@ -67,6 +70,15 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		v.Set(reflect.ValueOf(Duration{dur}))
+		return
+	}
+	if v.Type() == sizeType {
+		size, err := parseSize(n)
+		if err != nil {
+			d.errs.add(path, n.Line, "%v", err)
+			return
+		}
+		v.Set(reflect.ValueOf(size))
 		return
 	}
 	switch v.Kind() {

@@ -108,6 +108,24 @@ func TestLoadInvalidFiles(t *testing.T) {
 			{"phones[0].ring_gap", 9, "must be at least 2s, got 1s"},
 			{"phones[1].ring_gap", 12, "must be at least 2s, got -3s"},
 		}},
+		{"headers.yaml", []want{
+			{"webhooks[0].headers.Content-Type", 7, "set by simhook"},
+			{"webhooks[0].headers.Transfer-Encoding", 8, "set by simhook"},
+			{"webhooks[0].headers.X-Bell", 9, "control character"},
+			{"webhooks[0].headers.X-Nul", 10, "control character"},
+			{"webhooks[0].headers.X-Del", 11, "control character"},
+			{"webhooks[0].headers.X-Line", 13, "control character"},
+			{"webhooks[0].headers.X(y)", 14, "not a valid HTTP header name"},
+		}},
+		{"templates.yaml", []want{
+			{"webhooks[0].content_type", 6, "only goes with format template, not form"},
+			{"webhooks[1].template", 11, `function "nope" not defined`},
+			{"webhooks[1].content_type", 12, `content_type "json" is not a media type`},
+			{"webhooks[1].max_body", 13, "must be between 1B and 16MiB, got 0B"},
+			{"webhooks[2].max_body", 19, "must be between 1B and 16MiB, got 32MiB"},
+			{"webhooks[3].max_body", 25, `want a size like 1MiB, 512KiB or a number of bytes, got "1MB"`},
+			{"webhooks[4].headers.x-a", 29, "header x-a is given twice"},
+		}},
 		{"url_query.yaml", []want{
 			{"webhooks[0].url", 7, `query parameter "webhook_type" is one of simhook's own fields`},
 			{"webhooks[1].url", 11, `query parameter "body" is one of simhook's own fields`},
@@ -196,10 +214,10 @@ func TestLoadExample(t *testing.T) {
 		{Name: "crm", URL: "https://crm.example.com/sms", Secret: "s3cret-crm",
 			Events: []string{"receive_sms", "send_sms_status_change"}, Phones: []int{2}, Method: "post", Format: "form",
 			CustomData: map[string]string{"account": "42"}, Headers: map[string]string{"Authorization": "Bearer abc", "X-Site": "paris"},
-			Timeout: D(5 * time.Second), Retry: Retry{Initial: D(time.Second), MaxInterval: D(10 * time.Minute), MaxAge: D(48 * time.Hour)}},
+			MaxBody: DefaultMaxBody, Timeout: D(5 * time.Second), Retry: Retry{Initial: D(time.Second), MaxInterval: D(10 * time.Minute), MaxAge: D(48 * time.Hour)}},
 		{Name: "chat", URL: "http://chat.local:8065/hooks/xyz", Secrets: []string{"new-secret", "old-secret"},
-			Method: "post", Format: "template", Template: `{"text": "SMS from {{.Body.origin}}"}`,
-			Timeout: D(15 * time.Second), Retry: Retry{Initial: D(5 * time.Second), MaxInterval: D(time.Hour), MaxAge: D(168 * time.Hour)}},
+			Method: "post", Format: "template", Template: `{"text": {{json (printf "SMS from %s: %s" .Body.origin .Body.text)}}}`,
+			MaxBody: 64 << 10, Timeout: D(15 * time.Second), Retry: Retry{Initial: D(5 * time.Second), MaxInterval: D(time.Hour), MaxAge: D(168 * time.Hour)}},
 	}
 	want.Delivery = Delivery{Concurrency: 8, RequireTimeSync: false, Retention: D(72 * time.Hour)}
 	want.Reliability.CheckInterval = D(5 * time.Minute)
@@ -251,6 +269,14 @@ func TestLoadValidFiles(t *testing.T) {
 			}
 			if c.Phones[0].PIN != "0000" {
 				t.Errorf("PIN = %q, want the pin_file's content", c.Phones[0].PIN)
+			}
+		}},
+		{"templates.yaml", "", func(t *testing.T, c *Config) {
+			if got := c.Webhooks[2].ContentType; got != "text/plain; charset=utf-8" {
+				t.Errorf("content_type = %q", got)
+			}
+			if got := c.Webhooks[2].MaxBody; got != 4096 {
+				t.Errorf("max_body = %d", got)
 			}
 		}},
 		{"credentials.yaml", creds, func(t *testing.T, c *Config) {
@@ -316,21 +342,10 @@ func TestShippedConfigExamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b strings.Builder
-	for line := range strings.Lines(string(data)) {
-		switch {
-		case strings.HasPrefix(line, "#  "):
-			line = line[1:]
-		case line == "phones: []\n":
-			line = "phones:\n"
-		case line == "webhooks: []\n":
-			line = "webhooks:\n"
-		}
-		b.WriteString(line)
-	}
-	c, err := Parse([]byte(b.String()), "")
+	examples := uncommentExamples(data)
+	c, err := Parse(examples, "")
 	if err != nil {
-		t.Fatalf("the shipped examples do not load: %v\n%s", err, b.String())
+		t.Fatalf("the shipped examples do not load: %v\n%s", err, examples)
 	}
 	p := DefaultPhone()
 	p.ID, p.Port = 1, "/dev/serial/by-id/usb-HUAWEI_Mobile-if00-port0"
@@ -339,7 +354,7 @@ func TestShippedConfigExamples(t *testing.T) {
 	}
 	w := DefaultWebhook()
 	w.Name, w.URL, w.Secret = "crm", "https://crm.example.com/sms", "change-me"
-	if !reflect.DeepEqual(c.Webhooks, []Webhook{w}) {
-		t.Errorf("example webhook = %+v, want the defaults %+v", c.Webhooks, []Webhook{w})
+	if len(c.Webhooks) != 2 || !reflect.DeepEqual(c.Webhooks[0], w) {
+		t.Errorf("example webhooks = %+v, want first the defaults %+v", c.Webhooks, w)
 	}
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -11,8 +12,9 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"text/template"
 	"time"
+
+	"github.com/simhook/simhook/webhook"
 )
 
 // Validate checks every value of c and returns an *Errors listing all the
@@ -50,20 +52,15 @@ func (k *checker) fail(key, format string, args ...any) {
 }
 
 var (
-	usbID      = regexp.MustCompile(`^[0-9a-fA-F]{4}:[0-9a-fA-F]{4}$`)
-	imeiRe     = regexp.MustCompile(`^[0-9]{14,16}$`)
-	iccidRe    = regexp.MustCompile(`^[0-9]{18,22}[fF]?$`)
-	pinRe      = regexp.MustCompile(`^[0-9]{4,8}$`)
-	headerName = regexp.MustCompile("^[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$")
+	usbID   = regexp.MustCompile(`^[0-9a-fA-F]{4}:[0-9a-fA-F]{4}$`)
+	imeiRe  = regexp.MustCompile(`^[0-9]{14,16}$`)
+	iccidRe = regexp.MustCompile(`^[0-9]{18,22}[fF]?$`)
+	pinRe   = regexp.MustCompile(`^[0-9]{4,8}$`)
 )
 
 // reservedFields are the form fields simhook sends itself; neither
 // custom_data nor a webhook URL's query string may carry them.
 var reservedFields = []string{"webhook_timestamp", "webhook_random_id", "webhook_signature", "webhook_type", "body"}
-
-// reservedHeaders are the headers simhook sets itself; headers may not
-// replace them.
-var reservedHeaders = []string{"webhook-id", "webhook-timestamp", "webhook-signature", "content-length", "host"}
 
 // validate checks c, recording problems with lines when lines is known.
 func validate(c *Config, lines map[string]int, errs *errList) {
@@ -200,6 +197,7 @@ func validateWebhooks(k *checker, hooks []Webhook, phoneIDs map[int]bool) {
 	names := make(map[string]bool, len(hooks))
 	for i, w := range hooks {
 		key := fmt.Sprintf("webhooks[%d]", i)
+		before := len(k.errs.list)
 		switch {
 		case strings.TrimSpace(w.Name) == "":
 			k.fail(key+".name", "must not be empty")
@@ -233,9 +231,19 @@ func validateWebhooks(k *checker, hooks []Webhook, phoneIDs map[int]bool) {
 		if w.Format == "template" {
 			if w.Template == "" {
 				k.fail(key+".template", "format template requires a template")
-			} else if _, err := template.New(w.Name).Parse(w.Template); err != nil {
+			} else if _, err := webhook.ParseTemplate(w.Name, w.Template); err != nil {
 				k.fail(key+".template", "does not parse as a Go text/template: %v", err)
 			}
+			if w.ContentType != "" {
+				if err := webhook.CheckContentType(w.ContentType); err != nil {
+					k.fail(key+".content_type", "%v", err)
+				}
+			}
+		} else if w.ContentType != "" {
+			k.fail(key+".content_type", "only goes with format template, not %s", w.Format)
+		}
+		if w.MaxBody < 1 || w.MaxBody > MaxMaxBody {
+			k.fail(key+".max_body", "must be between 1B and %s, got %s", MaxMaxBody, w.MaxBody)
 		}
 		for _, name := range slices.Sorted(maps.Keys(w.CustomData)) {
 			if name == "" || slices.Contains(reservedFields, name) {
@@ -243,15 +251,8 @@ func validateWebhooks(k *checker, hooks []Webhook, phoneIDs map[int]bool) {
 			}
 		}
 		for _, name := range slices.Sorted(maps.Keys(w.Headers)) {
-			v := w.Headers[name]
-			hk := key + ".headers." + name
-			switch {
-			case !headerName.MatchString(name):
-				k.fail(hk, "%q is not a valid HTTP header name", name)
-			case slices.Contains(reservedHeaders, strings.ToLower(name)):
-				k.fail(hk, "header %s is set by simhook and cannot be replaced", name)
-			case strings.ContainsAny(v, "\r\n\x00"):
-				k.fail(hk, "a header value must not contain line breaks")
+			if err := webhook.CheckHeader(name, w.Headers[name]); err != nil {
+				k.fail(key+".headers."+name, "%v", err)
 			}
 		}
 		positive(k, key+".timeout", w.Timeout)
@@ -261,6 +262,34 @@ func validateWebhooks(k *checker, hooks []Webhook, phoneIDs map[int]bool) {
 		if w.Retry.Initial.Duration > w.Retry.MaxInterval.Duration {
 			k.fail(key+".retry.initial", "must not exceed retry.max_interval (%s), got %s", w.Retry.MaxInterval, w.Retry.Initial)
 		}
+		if len(k.errs.list) == before && len(w.AllSecrets()) > 0 {
+			checkEndpoint(k, key, w)
+		}
+	}
+}
+
+// checkEndpoint builds the webhook's endpoint as the agent does, so that
+// whatever the agent would refuse is refused here too, at the setting's key.
+// It runs on webhooks that passed every other check (a problem already
+// reported would only be reported twice) and have their secrets (a missing
+// secret file is reported where it is read).
+func checkEndpoint(k *checker, key string, w Webhook) {
+	_, err := webhook.NewEncoder(w.Endpoint())
+	if err == nil {
+		return
+	}
+	var ee *webhook.EndpointError
+	if !errors.As(err, &ee) {
+		k.fail(key, "%v", err)
+		return
+	}
+	switch {
+	case ee.Setting == "secrets" && len(w.Secrets) == 0 && w.SecretFile != "":
+		k.fail(key+".secret_file", "%v", ee.Err)
+	case ee.Setting == "secrets" && len(w.Secrets) == 0:
+		k.fail(key+".secret", "%v", ee.Err)
+	default:
+		k.fail(key+"."+ee.Setting, "%v", ee.Err)
 	}
 }
 

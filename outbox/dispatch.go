@@ -417,7 +417,12 @@ func (o *Outbox) settle(res attemptResult, freed func()) {
 	var policy RetryPolicy
 	if st != nil {
 		policy = st.ep.Retry
-		if outcome == OutcomeNetwork && !st.lastAnswer.Before(res.started) {
+		if res.status == -1 {
+			// The request could not be built (a template that fails to
+			// render or renders more than max_body): nothing was sent, so
+			// neither the endpoint's health nor the network's state
+			// changes. The delivery counts it as a client error below.
+		} else if outcome == OutcomeNetwork && !st.lastAnswer.Before(res.started) {
 			// Stale: the endpoint answered another request since this one
 			// left; a late refusal or timeout says nothing about it now.
 		} else if outcome == OutcomeNetwork {
@@ -541,7 +546,13 @@ func (o *Outbox) settle(res attemptResult, freed func()) {
 		o.opts.Logger.Error("webhook dead-lettered", "endpoint", res.endpoint, "seq", res.seq, "status", res.status, "err", res.err)
 	case OutcomeDisabled:
 		o.opts.Logger.Error("endpoint answered 410 Gone: disabled; events keep queuing (simhook outbox enable)", "endpoint", res.endpoint)
-	case OutcomeRetry, OutcomeClientError, OutcomeNetwork:
+	case OutcomeClientError:
+		if res.status == -1 {
+			o.opts.Logger.Warn("webhook request could not be built; will retry", "endpoint", res.endpoint, "seq", res.seq, "err", res.err)
+			break
+		}
+		fallthrough
+	case OutcomeRetry, OutcomeNetwork:
 		o.opts.Logger.Warn("webhook delivery failed; will retry", "endpoint", res.endpoint, "seq", res.seq, "status", res.status, "err", res.err)
 	}
 }

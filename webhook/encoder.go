@@ -117,7 +117,7 @@ func (e *Encoder) NewRequest(ctx context.Context, m Message, attempt time.Time) 
 		contentType = "application/json"
 	case FormatTemplate:
 		var err error
-		if body, err = renderTemplate(e.n.tmpl, e.name, e.n.custom, m); err != nil {
+		if body, err = renderTemplate(e.n.tmpl, e.name, e.n.custom, m, e.n.maxBody); err != nil {
 			return nil, fmt.Errorf("webhook: endpoint %q: %w", e.name, err)
 		}
 		contentType = e.n.contentType

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -262,12 +263,24 @@ func TestEndpointChecks(t *testing.T) {
 		{"custom data replaces signature", func(e *Endpoint) { e.CustomData = map[string]string{"webhook_signature": "x"} }, "custom_data"},
 		{"header replaces webhook-signature", func(e *Endpoint) { e.Headers = map[string]string{"Webhook-Signature": "x"} }, "cannot be configured"},
 		{"header replaces content-type", func(e *Endpoint) { e.Headers = map[string]string{"content-type": "x"} }, "cannot be configured"},
-		{"header with a line break", func(e *Endpoint) { e.Headers = map[string]string{"X-A": "a\r\nX-B: b"} }, "line break"},
+		{"header with a line break", func(e *Endpoint) { e.Headers = map[string]string{"X-A": "a\r\nX-B: b"} }, "control character"},
 		{"header name with a space", func(e *Endpoint) { e.Headers = map[string]string{"X A": "a"} }, "not a valid"},
 		{"json with get", func(e *Endpoint) { e.Method, e.Format = "get", "json" }, "needs method post"},
 		{"template without a template", func(e *Endpoint) { e.Format = "template" }, "needs a template"},
 		{"template source on a form endpoint", func(e *Endpoint) { e.Template = "x" }, "only go with format template"},
 		{"empty second secret", func(e *Endpoint) { e.Secrets = []string{"s", ""} }, "secret #2"},
+		{"header replaces transfer-encoding", func(e *Endpoint) { e.Headers = map[string]string{"Transfer-Encoding": "chunked"} }, "cannot be configured"},
+		{"header with a control character", func(e *Endpoint) { e.Headers = map[string]string{"X-A": "a\x01b"} }, "control character"},
+		{"header with DEL", func(e *Endpoint) { e.Headers = map[string]string{"X-A": "a\x7fb"} }, "control character"},
+		{"header with NUL", func(e *Endpoint) { e.Headers = map[string]string{"X-A": "a\x00b"} }, "control character"},
+		{"header given twice in two cases", func(e *Endpoint) { e.Headers = map[string]string{"X-A": "1", "x-a": "2"} }, "given twice"},
+		{"header with a tab and non-ASCII", func(e *Endpoint) { e.Headers = map[string]string{"X-A": "a\tb é"} }, ""},
+		{"content type not a media type", func(e *Endpoint) { e.Format, e.Template, e.ContentType = "template", "x", "json" }, "not a media type"},
+		{"content type with a space", func(e *Endpoint) { e.Format, e.Template, e.ContentType = "template", "x", "text/plain text" }, "not a media type"},
+		{"content type with a line break", func(e *Endpoint) { e.Format, e.Template, e.ContentType = "template", "x", "text/plain\r\nX-B: b" }, "content_type"},
+		{"content type on a form endpoint", func(e *Endpoint) { e.ContentType = "text/plain" }, "only go with format template"},
+		{"content type with parameters", func(e *Endpoint) { e.Format, e.Template, e.ContentType = "template", "x", "text/plain; charset=utf-8" }, ""},
+		{"negative max body", func(e *Endpoint) { e.MaxBody = -1 }, "max_body"},
 		{"user agent may be replaced", func(e *Endpoint) { e.Headers = map[string]string{"User-Agent": "mine/1"} }, ""},
 		{"GET in capitals", func(e *Endpoint) { e.Method = "GET" }, ""},
 	}
@@ -280,5 +293,34 @@ func TestEndpointChecks(t *testing.T) {
 				t.Errorf("NewEncoder: %v, want %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestEndpointErrorSetting: NewEncoder's errors name the setting at fault
+// as the configuration file does, for config check to point at it.
+func TestEndpointErrorSetting(t *testing.T) {
+	base := Endpoint{URL: "http://127.0.0.1/", Secrets: []string{"s"}}
+	tests := []struct {
+		change  func(*Endpoint)
+		setting string
+	}{
+		{func(e *Endpoint) { e.Method = "put" }, "method"},
+		{func(e *Endpoint) { e.URL = "/x" }, "url"},
+		{func(e *Endpoint) { e.Secrets = nil }, "secrets"},
+		{func(e *Endpoint) { e.Format, e.Template = "template", "{{" }, "template"},
+		{func(e *Endpoint) { e.Format, e.Template, e.ContentType = "template", "x", "x" }, "content_type"},
+		{func(e *Endpoint) { e.ContentType = "text/plain" }, "content_type"},
+		{func(e *Endpoint) { e.MaxBody = -5 }, "max_body"},
+		{func(e *Endpoint) { e.CustomData = map[string]string{"body": "x"} }, "custom_data.body"},
+		{func(e *Endpoint) { e.Headers = map[string]string{"Host": "x"} }, "headers.Host"},
+	}
+	for _, tt := range tests {
+		e := base
+		tt.change(&e)
+		_, err := NewEncoder(e)
+		var ee *EndpointError
+		if !errors.As(err, &ee) || ee.Setting != tt.setting {
+			t.Errorf("NewEncoder: %v, want an EndpointError about %s", err, tt.setting)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package webhook
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"text/template"
@@ -25,7 +26,8 @@ import (
 //	jsonEscape a string's JSON escaping without the quotes, for use inside a JSON string literal
 //
 // Template output is not escaped by itself: use json or jsonEscape for
-// values in a JSON body.
+// values in a JSON body. The output is capped (see Endpoint.MaxBody):
+// rendering stops with ErrBodyTooLarge as soon as it passes the cap.
 type TemplateData struct {
 	Type      Type
 	Timestamp int64
@@ -42,13 +44,19 @@ var templateFuncs = template.FuncMap{
 	"jsonEscape": jsonEscape,
 }
 
-// parseTemplate compiles an endpoint's template once.
-func parseTemplate(name, src string) (*template.Template, error) {
-	t, err := template.New(name).Funcs(templateFuncs).Parse(src)
-	if err != nil {
-		return nil, fmt.Errorf("template: %w", err)
-	}
-	return t, nil
+// DefaultMaxBody is the cap on a rendered template body, in bytes, when
+// the endpoint sets none.
+const DefaultMaxBody = 1 << 20
+
+// ErrBodyTooLarge is wrapped by the error of a template that renders more
+// than its endpoint's MaxBody.
+var ErrBodyTooLarge = errors.New("the rendered body is larger than max_body")
+
+// ParseTemplate compiles a template with the functions templates may call
+// (json, jsonEscape), exactly as NewEncoder does: configuration checks use it
+// so that what they accept is what renders.
+func ParseTemplate(name, src string) (*template.Template, error) {
+	return template.New(name).Funcs(templateFuncs).Parse(src)
 }
 
 // templateJSON encodes v as JSON, without HTML escaping. A nil or missing
@@ -82,8 +90,24 @@ func jsonEscape(v any) (string, error) {
 	return q[1 : len(q)-1], nil
 }
 
-// renderTemplate executes t for m.
-func renderTemplate(t *template.Template, endpoint string, custom []field, m Message) ([]byte, error) {
+// cappedBuffer collects a template's output and fails the write that would
+// take it past max bytes, which stops the template's execution there.
+type cappedBuffer struct {
+	buf bytes.Buffer
+	max int
+}
+
+// Write appends p, or fails without writing when p does not fit.
+func (c *cappedBuffer) Write(p []byte) (int, error) {
+	if len(p) > c.max-c.buf.Len() {
+		return 0, fmt.Errorf("%w (%d bytes): the template renders too much; check its range loops", ErrBodyTooLarge, c.max)
+	}
+	return c.buf.Write(p)
+}
+
+// renderTemplate executes t for m, stopping with ErrBodyTooLarge as soon as
+// the output passes max bytes.
+func renderTemplate(t *template.Template, endpoint string, custom []field, m Message, max int) ([]byte, error) {
 	d := TemplateData{Type: m.Type, Timestamp: m.Timestamp, RandomID: m.RandomID, Endpoint: endpoint,
 		BodyJSON: string(compactBody(m.Body)), Custom: make(map[string]string, len(custom))}
 	dec := json.NewDecoder(bytes.NewReader(m.Body))
@@ -94,9 +118,10 @@ func renderTemplate(t *template.Template, endpoint string, custom []field, m Mes
 	for _, f := range custom {
 		d.Custom[f.name] = f.value
 	}
-	var out bytes.Buffer
+	out := cappedBuffer{max: max}
 	if err := t.Execute(&out, d); err != nil {
-		return nil, fmt.Errorf("template: %w", err)
+		// Execution errors name the template already ("template: name:1:2: ...").
+		return nil, err
 	}
-	return out.Bytes(), nil
+	return out.buf.Bytes(), nil
 }
