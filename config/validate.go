@@ -13,6 +13,8 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/simhook/simhook/internal/redact"
 )
 
 // Validate checks every value of c and returns an *Errors listing all the
@@ -272,11 +274,11 @@ func validateURL(k *checker, key, raw string) {
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil:
-		k.fail(key, "not a valid URL: %v", err)
+		k.fail(key, "not a valid URL: %v", redact.Error(err))
 	case u.Scheme != "http" && u.Scheme != "https":
-		k.fail(key, "must be an absolute http:// or https:// URL, got %q", raw)
+		k.fail(key, "must be an absolute http:// or https:// URL, got %q", redact.URL(raw))
 	case u.Host == "":
-		k.fail(key, "has no host: %q", raw)
+		k.fail(key, "has no host: %q", redact.URL(raw))
 	case u.User != nil:
 		k.fail(key, "must not carry credentials; use headers instead")
 	default:

@@ -37,16 +37,25 @@ func TestConfigCheck(t *testing.T) {
 		file     string
 		wantCode int
 		want     string
+		hidden   []string // credentials the output must not show
 	}{
-		{"../../packaging/simhook.yaml", 0, "valid. Effective configuration"},
-		{"testdata/unknown-key.yaml", 1, "colour: unknown key"},
-		{"testdata/missing-secret-file.yaml", 1, "secret_file"},
+		{"../../packaging/simhook.yaml", 0, "valid. Effective configuration", nil},
+		{"testdata/unknown-key.yaml", 1, "colour: unknown key", nil},
+		{"testdata/missing-secret-file.yaml", 1, "secret_file", nil},
+		{"testdata/url-token.yaml", 0, "https://hooks.example.com/x?token=", []string{"tok-SECRET-1", "hunter2"}},
+		{"testdata/url-userinfo.yaml", 1, "must not carry credentials",
+			[]string{"alice-user", "pw-SECRET-2", "tok-SECRET-3", "bob-user", "pw-SECRET-4", "tok-SECRET-5", "carol-user", "pw-SECRET-6", "tok-SECRET-7"}},
 	}
 	for _, tt := range tests {
 		t.Run(filepath.Base(tt.file), func(t *testing.T) {
 			out, errOut, code := runCmd(t, "config", "check", tt.file)
 			if code != tt.wantCode || !strings.Contains(out+errOut, tt.want) {
 				t.Errorf("exit %d, output %q %q; want exit %d containing %q", code, out, errOut, tt.wantCode, tt.want)
+			}
+			for _, s := range tt.hidden {
+				if strings.Contains(out+errOut, s) {
+					t.Errorf("the output shows %q:\n%s%s", s, out, errOut)
+				}
 			}
 		})
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/simhook/simhook/agent"
 	"github.com/simhook/simhook/config"
+	"github.com/simhook/simhook/internal/redact"
 	"github.com/simhook/simhook/outbox"
 	"github.com/simhook/simhook/webhook"
 )
@@ -110,7 +111,7 @@ func testDelivery(ctx context.Context, client *http.Client, ep outbox.Endpoint, 
 	req, err := enc.NewRequest(reqCtx, webhook.Message{Type: t, Timestamp: now.Unix(), RandomID: id, Body: body}, now)
 	if err != nil {
 		// The dispatcher counts a request it cannot build as a client error.
-		return testResult{answer: err.Error(), class: outbox.OutcomeClientError, outcome: outcomeText(outbox.OutcomeClientError)}
+		return testResult{answer: redact.String(err.Error()), class: outbox.OutcomeClientError, outcome: outcomeText(outbox.OutcomeClientError)}
 	}
 	req.Header.Set("X-Simhook-Test", "1")
 	start := time.Now()
@@ -121,7 +122,7 @@ func testDelivery(ctx context.Context, client *http.Client, ep outbox.Endpoint, 
 		if errors.Is(err, context.DeadlineExceeded) {
 			answer = "timeout after " + timeout.String()
 		} else {
-			answer = err.Error()
+			answer = redact.String(err.Error()) // it quotes the URL
 		}
 		class := outbox.ClassifyAnswer(0, err)
 		return testResult{answer: answer, class: class, outcome: outcomeText(class), took: took}
