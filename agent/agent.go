@@ -40,6 +40,9 @@ type Options struct {
 	// in-process guarded check (outbox.CheckFile). The daemon runs the
 	// check in a child process (outbox.ChildChecker).
 	CheckOutbox outbox.Checker
+	// API bounds the local API's connections; zero fields take the
+	// defaults (tests shorten them).
+	API APILimits
 }
 
 // Agent is the running daemon.

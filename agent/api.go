@@ -12,11 +12,46 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/simhook/simhook/config"
 	"github.com/simhook/simhook/modem"
 )
+
+// APILimits bounds the local API's connections, so that a client, even
+// one without the token, cannot hold them open for ever.
+type APILimits struct {
+	// ReadHeaderTimeout bounds reading a request's headers, and so how long
+	// a new connection may send nothing (default 10s).
+	ReadHeaderTimeout time.Duration
+	// ReadTimeout bounds reading a whole request, body included (default
+	// 30s); WriteTimeout bounds handling it and writing the answer (default
+	// 60s); IdleTimeout bounds the wait for the next request on a kept-alive
+	// connection (default 60s). POST /v1/outbox/import, which may carry a
+	// large salvage, gets ImportTimeout for both (default 10m).
+	ReadTimeout, WriteTimeout, IdleTimeout, ImportTimeout time.Duration
+	// MaxConns caps the TCP listener's open connections (default 64);
+	// further ones wait in the kernel's backlog until one closes.
+	MaxConns int
+}
+
+func (l APILimits) withDefaults() APILimits {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&l.ReadHeaderTimeout, 10*time.Second)
+	def(&l.ReadTimeout, 30*time.Second)
+	def(&l.WriteTimeout, time.Minute)
+	def(&l.IdleTimeout, time.Minute)
+	def(&l.ImportTimeout, 10*time.Minute)
+	if l.MaxConns <= 0 {
+		l.MaxConns = 64
+	}
+	return l
+}
 
 // apiServer is the local HTTP API: a unix socket, and optionally TCP with a
 // bearer token.
@@ -44,6 +79,7 @@ func (a *Agent) listenAPI(cfg *config.Config) (*apiServer, error) {
 		}
 		s.listeners = append(s.listeners, l)
 	}
+	lim := a.opts.API.withDefaults()
 	var handler http.Handler = mux
 	if cfg.API.Listen != "" {
 		l, err := net.Listen("tcp", cfg.API.Listen)
@@ -51,11 +87,75 @@ func (a *Agent) listenAPI(cfg *config.Config) (*apiServer, error) {
 			s.close()
 			return nil, fmt.Errorf("api listen: %w", err)
 		}
-		s.listeners = append(s.listeners, l)
+		if !isLoopback(l.Addr()) {
+			a.log.Warn("api.listen is not a loopback address: the bearer token and the API's answers travel in clear text; put a TLS reverse proxy in front or listen on 127.0.0.1",
+				"listen", cfg.API.Listen)
+		}
+		s.listeners = append(s.listeners, newLimitListener(l, lim.MaxConns))
 		handler = a.requireToken(mux)
 	}
-	s.srv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	s.srv = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: lim.ReadHeaderTimeout,
+		ReadTimeout:       lim.ReadTimeout,
+		WriteTimeout:      lim.WriteTimeout,
+		IdleTimeout:       lim.IdleTimeout,
+	}
 	return s, nil
+}
+
+// isLoopback reports whether addr is a loopback address (127.0.0.0/8, ::1).
+func isLoopback(addr net.Addr) bool {
+	ta, ok := addr.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
+}
+
+// limitListener caps how many accepted connections are open at once: at the
+// cap, Accept waits until one of them closes, and further clients wait in
+// the kernel's backlog.
+type limitListener struct {
+	net.Listener
+	slots chan struct{} // one token per open connection
+	done  chan struct{} // closed by Close
+	once  sync.Once
+}
+
+func newLimitListener(l net.Listener, n int) *limitListener {
+	return &limitListener{Listener: l, slots: make(chan struct{}, n), done: make(chan struct{})}
+}
+
+// Accept waits for a free slot, then for a connection.
+func (l *limitListener) Accept() (net.Conn, error) {
+	select {
+	case l.slots <- struct{}{}:
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.slots
+		return nil, err
+	}
+	return &limitConn{Conn: c, free: func() { <-l.slots }}, nil
+}
+
+// Close closes the listener and wakes an Accept waiting for a slot.
+func (l *limitListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return l.Listener.Close()
+}
+
+// limitConn gives its slot back once, when closed.
+type limitConn struct {
+	net.Conn
+	once sync.Once
+	free func()
+}
+
+func (c *limitConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.free)
+	return err
 }
 
 // serve runs every listener until ctx ends (shutdown closes them).

@@ -34,6 +34,12 @@ type ImportResult struct {
 
 // handleOutboxImport re-queues events salvaged from a damaged file.
 func (a *Agent) handleOutboxImport(w http.ResponseWriter, r *http.Request) {
+	// A salvage can be large and slow to store: more time than the API's
+	// usual deadlines allow.
+	rc := http.NewResponseController(w)
+	deadline := time.Now().Add(a.opts.API.withDefaults().ImportTimeout)
+	_ = rc.SetReadDeadline(deadline)
+	_ = rc.SetWriteDeadline(deadline)
 	var in []outbox.Salvageable
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<20)).Decode(&in); err != nil {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("body: %w", err))

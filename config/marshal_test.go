@@ -204,3 +204,50 @@ func checkErrorsNoFile(t *testing.T, err error, wants []want) {
 		t.Errorf("Find(webhooks[0]) = %v", f)
 	}
 }
+
+// TestRedactedCredentials: Redacted also hides credentials that are not
+// secrets by name: a URL's query values and tokens in its path, custom_data
+// and headers whose names look like credentials.
+func TestRedactedCredentials(t *testing.T) {
+	c, err := Load(filepath.Join("testdata", "valid", "credentials_in_urls.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.Redacted().Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		what  string
+		value string
+		shown bool
+	}{
+		{"query value", "tok-SECRET-1", false},
+		{"another query value", "paris-SECRET-2", false},
+		{"custom_data api_key", "ck-SECRET-3", false},
+		{"custom_data password", "pw-SECRET-4", false},
+		{"custom_data session_id", "sess-SECRET-5", false},
+		{"header X-Session", "hs-SECRET-6", false},
+		{"header Proxy-Authorization", "pa-SECRET-7", false},
+		{"header X-Signature", "sig-SECRET-8", false},
+		{"header X-Passphrase", "pp-SECRET-9", false},
+		{"Slack's token in the path", "AbCdEfGhIjKlMnOpQrStUvWx", false},
+		{"Mattermost's key in the path", "3k9fz1q8bjrg5muwo7xhc4a2ne", false},
+		{"query names", "?token=", true},
+		{"host and path", "https://hooks.example.com/in", true},
+		{"Slack's ids", "/services/T0000ABCD/B0000EFGH/", true},
+		{"custom_data account", `account: "42"`, true},
+		{"header X-Site", "X-Site: paris", true},
+	}
+	for _, tt := range tests {
+		if strings.Contains(string(out), tt.value) != tt.shown {
+			t.Errorf("%s %q: shown %v, want %v", tt.what, tt.value, !tt.shown, tt.shown)
+		}
+	}
+	if t.Failed() {
+		t.Logf("redacted:\n%s", out)
+	}
+	if c.Webhooks[0].URL != "https://hooks.example.com/in?token=tok-SECRET-1&site=paris-SECRET-2" || c.Webhooks[0].CustomData["api_key"] != "ck-SECRET-3" {
+		t.Error("Redacted changed the original")
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/simhook/simhook/internal/redact"
 )
 
 // CredentialsDirEnv is the environment variable systemd sets to the directory
@@ -112,12 +114,30 @@ func (w *Webhook) AllSecrets() []string {
 	return out
 }
 
-// sensitiveHeaders are header name fragments whose values Redacted hides.
-var sensitiveHeaders = []string{"authorization", "token", "secret", "key", "cookie", "password", "auth"}
+// sensitiveNames are fragments of header and custom_data names whose
+// values Redacted hides.
+var sensitiveNames = []string{"authorization", "token", "secret", "key", "cookie", "password", "pass", "auth",
+	"session", "signature", "credential", "private"}
+
+// sensitiveName reports whether a header or field name looks like it holds
+// a credential.
+func sensitiveName(name string) bool {
+	ln := strings.ToLower(name)
+	for _, s := range sensitiveNames {
+		if strings.Contains(ln, s) {
+			return true
+		}
+	}
+	return false
+}
 
 // Redacted returns a deep copy of c with every secret replaced by
 // "<redacted>": webhook secrets, PINs, the API token, and the values of
-// headers that look like credentials (Authorization, *Token*, *Key*, ...).
+// headers and custom_data fields whose names look like credentials
+// (Authorization, *Token*, *Key*, *Session*, ...). Webhook URLs keep their
+// scheme, host, query names and ordinary path, with their credentials
+// (userinfo, query values, path segments that look like keys) masked by
+// redact.URL.
 func (c *Config) Redacted() *Config {
 	r := c.Clone()
 	hide := func(s *string) {
@@ -131,17 +151,19 @@ func (c *Config) Redacted() *Config {
 	}
 	for i := range r.Webhooks {
 		w := &r.Webhooks[i]
+		w.URL = redact.URL(w.URL)
 		hide(&w.Secret)
 		for j := range w.Secrets {
 			hide(&w.Secrets[j])
 		}
 		for k := range w.Headers {
-			lk := strings.ToLower(k)
-			for _, s := range sensitiveHeaders {
-				if strings.Contains(lk, s) {
-					w.Headers[k] = RedactedValue
-					break
-				}
+			if sensitiveName(k) {
+				w.Headers[k] = RedactedValue
+			}
+		}
+		for k := range w.CustomData {
+			if sensitiveName(k) {
+				w.CustomData[k] = RedactedValue
 			}
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/simhook/simhook/internal/redact"
 	"github.com/simhook/simhook/webhook"
 )
 
@@ -301,11 +302,11 @@ func validateURL(k *checker, key, raw string) {
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil:
-		k.fail(key, "not a valid URL: %v", err)
+		k.fail(key, "not a valid URL: %v", redact.Error(err))
 	case u.Scheme != "http" && u.Scheme != "https":
-		k.fail(key, "must be an absolute http:// or https:// URL, got %q", raw)
+		k.fail(key, "must be an absolute http:// or https:// URL, got %q", redact.URL(raw))
 	case u.Host == "":
-		k.fail(key, "has no host: %q", raw)
+		k.fail(key, "has no host: %q", redact.URL(raw))
 	case u.User != nil:
 		k.fail(key, "must not carry credentials; use headers instead")
 	default:

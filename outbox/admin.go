@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/simhook/simhook/internal/redact"
 	"github.com/simhook/simhook/webhook"
 	"go.etcd.io/bbolt"
 )
@@ -116,7 +117,7 @@ func (o *Outbox) List(f ListFilter, fn func(DeliveryInfo) error) error {
 
 func info(ev eventRecord, d deliveryRecord, state string) DeliveryInfo {
 	di := DeliveryInfo{Seq: ev.Seq, Type: ev.Type, ID: ev.ID, Endpoint: d.Endpoint, State: state, RandomID: d.RandomID,
-		Attempts: d.Attempts, LastStatus: d.LastStatus, LastError: d.LastError, LastAttempt: d.LastAttempt, Created: d.Created}
+		Attempts: d.Attempts, LastStatus: d.LastStatus, LastError: redact.String(d.LastError), LastAttempt: d.LastAttempt, Created: d.Created}
 	if d.State == StatePending {
 		di.NextDue = d.NextDue
 	}

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/simhook/simhook/internal/redact"
 	"github.com/simhook/simhook/webhook"
 	"go.etcd.io/bbolt"
 )
@@ -353,14 +354,14 @@ func (o *Outbox) attempt(ctx context.Context, p pick) attemptResult {
 	defer cancel()
 	req, err := st.enc.NewRequest(rctx, msg, o.opts.Clock.Now())
 	if err != nil {
-		res.err = err
+		res.err = redact.Error(err)
 		res.status = -1
 		return res
 	}
 	o.metrics.add("attempts", "", "", 1)
 	resp, err := o.opts.HTTPClient.Do(req)
 	if err != nil {
-		res.err = err
+		res.err = redact.Error(err) // it quotes the URL, credentials and all
 		return res
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))

@@ -54,16 +54,7 @@ func (o Options) withDefaults() Options {
 		o.Concurrency = 4
 	}
 	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{
-			Transport: &http.Transport{
-				Proxy:               http.ProxyFromEnvironment,
-				MaxIdleConnsPerHost: 16,
-				IdleConnTimeout:     90 * time.Second,
-				TLSHandshakeTimeout: 10 * time.Second,
-			},
-			// Redirects are not followed: a 3xx is an answer to classify.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		}
+		o.HTTPClient = NewHTTPClient()
 	}
 	if o.TimeSynced != nil {
 		synced := o.TimeSynced
@@ -85,4 +76,21 @@ func (o Options) withDefaults() Options {
 		o.MaxBatch = 1000
 	}
 	return o
+}
+
+// NewHTTPClient returns the client the dispatcher sends webhooks with when
+// Options.HTTPClient is nil: proxies from the environment, bounded idle
+// connections and TLS handshakes, and no redirects followed. A 3xx is an
+// answer to classify (a client error), never a reason to send the signed
+// body and the endpoint's headers to another address.
+func NewHTTPClient() *http.Client {
+	return &http.Client{
+		Transport: &http.Transport{
+			Proxy:               http.ProxyFromEnvironment,
+			MaxIdleConnsPerHost: 16,
+			IdleConnTimeout:     90 * time.Second,
+			TLSHandshakeTimeout: 10 * time.Second,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 }

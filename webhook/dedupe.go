@@ -18,6 +18,15 @@ type Forgetter interface {
 	Forget(id string)
 }
 
+// Peeker is a DedupeStore that can report whether it holds an id without
+// recording it. With a Peeker, the Verifier's Middleware records an id only
+// once its handler has answered 2xx; without one it records the id before
+// calling the handler and forgets it again (Forgetter) when the handler
+// fails.
+type Peeker interface {
+	Peek(id string) bool
+}
+
 // LRU is an in-memory DedupeStore that forgets the least recently seen ids
 // beyond its capacity. A receiver that must survive restarts keeps ids in its
 // own database instead, for as long as the gateway retries (a week by
@@ -52,6 +61,14 @@ func (l *LRU) Seen(id string) bool {
 		delete(l.index, oldest.Value.(string))
 	}
 	return false
+}
+
+// Peek reports whether id is remembered, without recording it.
+func (l *LRU) Peek(id string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, ok := l.index[id]
+	return ok
 }
 
 // Forget drops id, if it is remembered.

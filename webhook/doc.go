@@ -47,8 +47,10 @@
 // reason in the body. A request whose id was already handled is answered 200
 // with the header X-Simhook-Duplicate: 1 and not handed on: simhook delivers
 // at least once and keeps the id on every retry, so a retry of a delivered
-// request is normal, and 200 tells the gateway to stop. When the handler
-// answers other than 2xx the id is forgotten again, so the retry is handled.
+// request is normal, and 200 tells the gateway to stop. An id counts as
+// handled only once the handler has answered 2xx: a retry that arrives while
+// the handler still runs is answered 503 with Retry-After: 1, and when the
+// handler answers other than 2xx the id is released, so the retry is handled.
 // Requests without the Standard Webhooks headers (RaspiSMS's own) are refused
 // unless AllowLegacyOnly is set; when the headers are present both schemes
 // must pass. Ordering is not guaranteed: order by the event's own fields.

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"mime"
@@ -137,12 +138,17 @@ func (e Endpoint) check() (normalized, error) {
 	if n.method == MethodGet && n.format != FormatForm {
 		return n, settingError("method", "method get sends the fields in the query string: format %s needs method post", n.format)
 	}
+	// Errors do not quote the URL: it may carry credentials.
 	u, err := url.Parse(e.URL)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return n, &EndpointError{Setting: "url", Err: fmt.Errorf("url: %w", err)}
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return n, settingError("url", "url %q: want an absolute http:// or https:// address", e.URL)
+		return n, settingError("url", "url: want an absolute http:// or https:// address")
 	}
 	n.url = u
 	if len(e.Secrets) == 0 {

@@ -45,10 +45,14 @@ type Verifier struct {
 	once  sync.Once
 	dedup DedupeStore
 	now   func() time.Time
+
+	mu       sync.Mutex
+	inFlight map[string]struct{} // ids whose handler is running
 }
 
 func (v *Verifier) init() {
 	v.once.Do(func() {
+		v.inFlight = make(map[string]struct{})
 		v.dedup, v.now = v.Dedupe, v.Now
 		if v.dedup == nil {
 			v.dedup = NewLRU(0)
@@ -161,12 +165,21 @@ func StatusOf(err error) int {
 //   - 200 with the header X-Simhook-Duplicate: 1 for an id already handled,
 //     without calling next. simhook delivers at least once and keeps the id
 //     on every retry; answering 200 tells it to stop retrying, which is what
-//     a receiver that already has the event wants.
+//     a receiver that already has the event wants;
+//   - 503 with Retry-After: 1 for an id whose handler is still running (a
+//     retry that overtook a slow first attempt), without calling next: the
+//     first attempt may yet fail, so the sender must try again rather than
+//     be told the event is handled.
 //
-// An id counts as handled once next answers 2xx (or writes nothing). When
-// next answers anything else, or panics, the id is forgotten again if the
-// DedupeStore implements Forgetter (the default LRU does), so the sender's
-// retry is handled rather than dropped as a duplicate.
+// An id counts as handled once next answers 2xx (or writes nothing), and
+// only then is it recorded in the DedupeStore if the store is a Peeker (the
+// default LRU is). When next answers anything else, or panics, the id is
+// released, so the sender's retry is handled rather than dropped as a
+// duplicate; a store that is not a Peeker records the id before next runs
+// and can release it only if it is a Forgetter.
+//
+// Requests in flight are tracked by this Verifier alone: receivers that run
+// several processes over one shared store need their own claim on the id.
 func (v *Verifier) Middleware(next func(w http.ResponseWriter, r *http.Request, ev *Event)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ev, err := v.Verify(r)
@@ -179,7 +192,14 @@ func (v *Verifier) Middleware(next func(w http.ResponseWriter, r *http.Request, 
 			next(w, r, ev)
 			return
 		}
-		if v.dedup.Seen(id) {
+		switch v.claim(id) {
+		case claimBusy:
+			w.Header().Set("Retry-After", "1")
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, "in progress: "+id+" is being handled; retry later\n")
+			return
+		case claimDone:
 			w.Header().Set(DuplicateHeader, "1")
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 			w.WriteHeader(http.StatusOK)
@@ -188,14 +208,61 @@ func (v *Verifier) Middleware(next func(w http.ResponseWriter, r *http.Request, 
 		}
 		sw := &statusWriter{ResponseWriter: w}
 		ok := false
-		defer func() {
-			if f, can := v.dedup.(Forgetter); can && (!ok || sw.status >= 300) {
-				f.Forget(id)
-			}
-		}()
+		defer func() { v.release(id, ok && sw.status < 300) }()
 		next(sw, r, ev)
 		ok = true
 	})
+}
+
+// Results of Verifier.claim.
+const (
+	claimNew  = iota // the caller handles the id and must release it
+	claimBusy        // another request is handling the id
+	claimDone        // the id was handled already
+)
+
+// claim marks id as in flight, unless it already is or was handled. The
+// store is asked outside the lock, as it may be slow (a database): the
+// in-flight mark already keeps other requests for id away.
+func (v *Verifier) claim(id string) int {
+	v.mu.Lock()
+	if _, busy := v.inFlight[id]; busy {
+		v.mu.Unlock()
+		return claimBusy
+	}
+	v.inFlight[id] = struct{}{}
+	v.mu.Unlock()
+	var done bool
+	if p, can := v.dedup.(Peeker); can {
+		done = p.Peek(id)
+	} else {
+		done = v.dedup.Seen(id) // recorded now; released by release if need be
+	}
+	if done {
+		v.mu.Lock()
+		delete(v.inFlight, id)
+		v.mu.Unlock()
+		return claimDone
+	}
+	return claimNew
+}
+
+// release ends the handling of a claimed id: handled records it, otherwise
+// it is left free for a retry. The store is updated before the in-flight
+// mark goes, so that a retry in between is never handled twice.
+func (v *Verifier) release(id string, handled bool) {
+	_, peeker := v.dedup.(Peeker)
+	switch {
+	case handled && peeker:
+		v.dedup.Seen(id)
+	case !handled && !peeker:
+		if f, can := v.dedup.(Forgetter); can {
+			f.Forget(id)
+		}
+	}
+	v.mu.Lock()
+	delete(v.inFlight, id)
+	v.mu.Unlock()
 }
 
 // statusWriter remembers the status a handler answered.

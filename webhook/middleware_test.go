@@ -231,3 +231,125 @@ func TestMiddlewareDuplicates(t *testing.T) {
 		t.Errorf("%d of 8 concurrent copies handled, want 1", got)
 	}
 }
+
+// seenOnlyStore is a DedupeStore that cannot look an id up without
+// recording it (no Peek), as a store of the first API was.
+type seenOnlyStore struct{ l *LRU }
+
+func (s seenOnlyStore) Seen(id string) bool { return s.l.Seen(id) }
+func (s seenOnlyStore) Forget(id string)    { s.l.Forget(id) }
+
+// TestMiddlewareInFlight: a retry that arrives while the first copy is
+// still being handled is answered 503 with Retry-After (not "200
+// duplicate"), so that when the first copy then fails the event is not lost:
+// the next retry is handled.
+func TestMiddlewareInFlight(t *testing.T) {
+	now := time.Unix(1763805600, 0)
+	tests := []struct {
+		name  string
+		store DedupeStore
+	}{
+		{"default LRU", nil},
+		{"store without Peek", seenOnlyStore{NewLRU(0)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := &Verifier{Secrets: []string{testSecret}, Now: func() time.Time { return now }, Dedupe: tt.store}
+			entered := make(chan struct{})
+			release := make(chan int)
+			var mu sync.Mutex
+			calls, block := 0, true
+			srv := httptest.NewServer(v.Middleware(func(w http.ResponseWriter, _ *http.Request, _ *Event) {
+				mu.Lock()
+				calls++
+				b := block && calls == 1 // a second copy in the handler must not hang the test
+				mu.Unlock()
+				status := http.StatusOK
+				if b {
+					entered <- struct{}{}
+					status = <-release
+				}
+				w.WriteHeader(status)
+			}))
+			defer srv.Close()
+			h := &hookServer{srv: srv}
+			m := sampleMessage(t)
+			e := Endpoint{Format: "json", Secrets: []string{testSecret}}
+
+			firstReq := encode(t, e, m, now.Add(-time.Minute))
+			first := make(chan int, 1)
+			go func() {
+				resp, err := h.trySend(firstReq)
+				if err != nil {
+					t.Error(err)
+				}
+				first <- resp.status
+			}()
+			<-entered
+			// A retry while the first copy is in the handler.
+			req := encode(t, e, m, now)
+			resp := h.send(t, req)
+			if resp.status != http.StatusServiceUnavailable || resp.retryAfter != "1" || resp.duplicate != "" {
+				t.Errorf("retry while in flight: %d Retry-After %q duplicate %q %q; want 503, Retry-After 1",
+					resp.status, resp.retryAfter, resp.duplicate, resp.body)
+			}
+			// The first copy fails.
+			mu.Lock()
+			block = false
+			mu.Unlock()
+			release <- http.StatusInternalServerError
+			if status := <-first; status != http.StatusInternalServerError {
+				t.Fatalf("first copy: %d", status)
+			}
+			// The next retry is handled, and the one after it is a duplicate.
+			if resp := h.send(t, encode(t, e, m, now)); resp.status != http.StatusOK || resp.duplicate != "" {
+				t.Errorf("retry after the failure: %d duplicate %q %q; want it handled", resp.status, resp.duplicate, resp.body)
+			}
+			if resp := h.send(t, encode(t, e, m, now)); resp.status != http.StatusOK || resp.duplicate != "1" {
+				t.Errorf("retry after the success: %d duplicate %q; want a duplicate", resp.status, resp.duplicate)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if calls != 2 {
+				t.Errorf("handler called %d times, want 2 (the failing copy and the retry)", calls)
+			}
+		})
+	}
+}
+
+// answer is what a hookServer answered.
+type answer struct {
+	status                      int
+	body, duplicate, retryAfter string
+}
+
+// send delivers req and returns the whole answer.
+func (h *hookServer) send(t *testing.T, req *http.Request) answer {
+	t.Helper()
+	a, err := h.trySend(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// trySend delivers req (built for another host) and returns the whole
+// answer; it may run on any goroutine.
+func (h *hookServer) trySend(req *http.Request) (answer, error) {
+	var body []byte
+	if req.Body != nil {
+		body, _ = io.ReadAll(req.Body)
+	}
+	out, err := http.NewRequest(req.Method, h.srv.URL+"/hook?"+req.URL.RawQuery, bytes.NewReader(body))
+	if err != nil {
+		return answer{}, err
+	}
+	out.Header = req.Header.Clone()
+	resp, err := h.srv.Client().Do(out)
+	if err != nil {
+		return answer{}, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return answer{status: resp.StatusCode, body: string(b), duplicate: resp.Header.Get(DuplicateHeader), retryAfter: resp.Header.Get("Retry-After")}, nil
+}

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/simhook/simhook/receiver"
@@ -35,16 +37,25 @@ func TestConfigCheck(t *testing.T) {
 		file     string
 		wantCode int
 		want     string
+		hidden   []string // credentials the output must not show
 	}{
-		{"../../packaging/simhook.yaml", 0, "valid. Effective configuration"},
-		{"testdata/unknown-key.yaml", 1, "colour: unknown key"},
-		{"testdata/missing-secret-file.yaml", 1, "secret_file"},
+		{"../../packaging/simhook.yaml", 0, "valid. Effective configuration", nil},
+		{"testdata/unknown-key.yaml", 1, "colour: unknown key", nil},
+		{"testdata/missing-secret-file.yaml", 1, "secret_file", nil},
+		{"testdata/url-token.yaml", 0, "https://hooks.example.com/x?token=", []string{"tok-SECRET-1", "hunter2"}},
+		{"testdata/url-userinfo.yaml", 1, "must not carry credentials",
+			[]string{"alice-user", "pw-SECRET-2", "tok-SECRET-3", "bob-user", "pw-SECRET-4", "tok-SECRET-5", "carol-user", "pw-SECRET-6", "tok-SECRET-7"}},
 	}
 	for _, tt := range tests {
 		t.Run(filepath.Base(tt.file), func(t *testing.T) {
 			out, errOut, code := runCmd(t, "config", "check", tt.file)
 			if code != tt.wantCode || !strings.Contains(out+errOut, tt.want) {
 				t.Errorf("exit %d, output %q %q; want exit %d containing %q", code, out, errOut, tt.wantCode, tt.want)
+			}
+			for _, s := range tt.hidden {
+				if strings.Contains(out+errOut, s) {
+					t.Errorf("the output shows %q:\n%s%s", s, out, errOut)
+				}
 			}
 		})
 	}
@@ -96,5 +107,41 @@ func TestUnknownCommand(t *testing.T) {
 	}
 	if out, _, code := runCmd(t, "version"); code != 0 || !strings.HasPrefix(out, "simhook ") {
 		t.Errorf("version: %d %q", code, out)
+	}
+}
+
+// TestWebhookTestRedirect: `simhook webhook test` does not follow a
+// redirect, as the daemon does not: the signed body and the endpoint's
+// headers must not reach another host, and the 3xx is reported as the
+// client error the daemon would make of it.
+func TestWebhookTestRedirect(t *testing.T) {
+	var mu sync.Mutex
+	var leaked []string
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		leaked = append(leaked, r.Method+" "+r.URL.String()+" X-Api-Key="+r.Header.Get("X-Api-Key")+" webhook-signature="+r.Header.Get("webhook-signature"))
+		mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer other.Close()
+	redirecting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/stolen", http.StatusTemporaryRedirect)
+	}))
+	defer redirecting.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "simhook.yaml")
+	yaml := "state_dir: " + dir + "\nwebhooks:\n  - name: moved\n    url: " + redirecting.URL + "/hook\n    secret: s3cret\n" +
+		"    events: [receive_sms]\n    headers:\n      X-Api-Key: key-for-the-first-host\n"
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, _, code := runCmd(t, "webhook", "test", "--config", cfg)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(leaked) != 0 {
+		t.Errorf("the redirect was followed; the other host got %q", leaked)
+	}
+	if code != 1 || !strings.Contains(out, "307") || !strings.Contains(out, "client error") || strings.Contains(out, "delivered") {
+		t.Errorf("exit %d, want 1 and a 307 reported as a client error:\n%s", code, out)
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/simhook/simhook/agent"
 	"github.com/simhook/simhook/config"
+	"github.com/simhook/simhook/internal/redact"
 	"github.com/simhook/simhook/outbox"
 	"github.com/simhook/simhook/webhook"
 )
@@ -52,6 +53,7 @@ func webhookCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if len(eps) == 0 {
 		return fmt.Errorf("no endpoint named %q in %s", *only, *path)
 	}
+	client := outbox.NewHTTPClient() // the daemon's: no redirects followed
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "endpoint\ttype\tanswer\toutcome\ttime")
 	failed := 0
@@ -60,8 +62,8 @@ func webhookCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			if *typ == "" && len(ep.Events) > 0 && !slices.Contains(ep.Events, t) {
 				continue // the endpoint does not subscribe to it
 			}
-			res := testDelivery(ctx, ep, t, cfg.Location())
-			if res.outcome != "delivered" {
+			res := testDelivery(ctx, client, ep, t, cfg.Location())
+			if res.class != outbox.OutcomeDelivered {
 				failed++
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ep.Name, t, res.answer, res.outcome, res.took.Round(time.Millisecond))
@@ -78,14 +80,15 @@ func webhookCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 // testResult is what one test delivery did.
 type testResult struct {
 	answer  string // HTTP status, or the transport error
-	outcome string // the outbox's outcome class
+	class   string // the outbox's outcome class, "" when nothing was sent
+	outcome string // what the daemon would do, for people
 	took    time.Duration
 }
 
 // testDelivery sends one sample event to ep exactly as the dispatcher
-// would (same encoder, signatures and timeout) and classifies the answer
-// the way the dispatcher does.
-func testDelivery(ctx context.Context, ep outbox.Endpoint, t webhook.Type, loc *time.Location) testResult {
+// would (same encoder, signatures, timeout and HTTP client, which follows
+// no redirect) and classifies the answer the way the dispatcher does.
+func testDelivery(ctx context.Context, client *http.Client, ep outbox.Endpoint, t webhook.Type, loc *time.Location) testResult {
 	enc, err := webhook.NewEncoder(ep.Endpoint)
 	if err != nil {
 		return testResult{answer: err.Error(), outcome: "invalid endpoint"}
@@ -107,40 +110,49 @@ func testDelivery(ctx context.Context, ep outbox.Endpoint, t webhook.Type, loc *
 	defer cancel()
 	req, err := enc.NewRequest(reqCtx, webhook.Message{Type: t, Timestamp: now.Unix(), RandomID: id, Body: body}, now)
 	if err != nil {
-		return testResult{answer: err.Error(), outcome: "error"}
+		// The dispatcher counts a request it cannot build as a client error.
+		return testResult{answer: redact.String(err.Error()), class: outbox.OutcomeClientError, outcome: outcomeText(outbox.OutcomeClientError)}
 	}
 	req.Header.Set("X-Simhook-Test", "1")
 	start := time.Now()
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	took := time.Since(start)
 	if err != nil {
 		var answer string
 		if errors.Is(err, context.DeadlineExceeded) {
 			answer = "timeout after " + timeout.String()
 		} else {
-			answer = err.Error()
+			answer = redact.String(err.Error()) // it quotes the URL
 		}
-		return testResult{answer: answer, outcome: "retry (network)", took: took}
+		class := outbox.ClassifyAnswer(0, err)
+		return testResult{answer: answer, class: class, outcome: outcomeText(class), took: took}
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()
-	return testResult{answer: resp.Status, outcome: outcomeClass(resp.StatusCode), took: took}
+	answer := resp.Status
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		answer += " (redirect not followed)"
+	}
+	class := outbox.ClassifyAnswer(resp.StatusCode, nil)
+	return testResult{answer: answer, class: class, outcome: outcomeText(class), took: took}
 }
 
-// outcomeClass names what the dispatcher does with an answer (SPEC §3).
-func outcomeClass(status int) string {
-	switch {
-	case status >= 200 && status < 300:
+// outcomeText says what the daemon does with an answer of the outbox's
+// outcome class (SPEC §3).
+func outcomeText(class string) string {
+	switch class {
+	case outbox.OutcomeDelivered:
 		return "delivered"
-	case status == http.StatusGone:
-		return "endpoint disabled (410)"
-	case status == http.StatusRequestTimeout, status == http.StatusTooManyRequests, status >= 500:
-		return "retry"
-	case status >= 400:
-		return "retry a few times, then dead-letter"
-	default:
-		return "retry (unexpected answer)"
+	case outbox.OutcomeDisabled:
+		return "endpoint disabled (410 Gone)"
+	case outbox.OutcomeRetry:
+		return "retry (backed off)"
+	case outbox.OutcomeNetwork:
+		return "retry (no answer)"
+	case outbox.OutcomeClientError:
+		return "client error: retried a few times, then dead-lettered"
 	}
+	return class
 }
 
 // sampleBody is a plausible body of each event type, marked as a test by

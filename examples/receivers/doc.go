@@ -8,11 +8,13 @@
 // php/index.php (plain PHP 8, served by php -S) and go/main.go (Go, using the
 // webhook package). Each checks both signatures (the legacy
 // webhook_signature and the Standard Webhooks webhook-signature header with a
-// five-minute clock tolerance), remembers the webhook ids it has seen, and
+// five-minute clock tolerance), remembers the webhook ids it has handled, and
 // prints one verdict line per request on its standard output:
 //
 //	VERDICT accept <type> <id>        handled; answered 200
 //	VERDICT duplicate <type> <id>     genuine but already handled; answered 200, not handled again
+//	VERDICT busy <type> <id>          being handled by another request; answered 503, Retry-After: 1
+//	VERDICT error <type> <id>         the handler failed; answered 500, the id released for a retry
 //	VERDICT reject <reason> <id|->    refused; answered 4xx
 //
 // This package starts one of them (Start), waits until it listens, and hands

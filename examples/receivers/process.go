@@ -83,13 +83,18 @@ type Config struct {
 	// (reused when already built there) and the PHP receiver's ids seen.
 	// Empty means a new temporary directory, removed by Close.
 	WorkDir string
+	// ControlDir, if set, runs the receiver with the test event handler of
+	// testdata/hooks instead of its own empty one. That handler is steered
+	// by files in ControlDir: while "block" exists it creates "entered" and
+	// waits; then, while "fail" exists, it fails.
+	ControlDir string
 }
 
 // Verdict is one verdict line printed by a receiver.
 type Verdict struct {
-	// Outcome is "accept", "duplicate" or "reject".
+	// Outcome is "accept", "duplicate", "busy", "error" or "reject".
 	Outcome string
-	// Detail is the event type for accept and duplicate, the reason for reject.
+	// Detail is the event type, or for reject the reason.
 	Detail string
 	// ID is the request's webhook-id, or "-" when it had none.
 	ID string
@@ -104,7 +109,7 @@ func ParseVerdict(line string) (Verdict, error) {
 		return Verdict{}, fmt.Errorf("receivers: not a verdict line: %q", line)
 	}
 	switch f[1] {
-	case "accept", "duplicate", "reject":
+	case "accept", "duplicate", "busy", "error", "reject":
 	default:
 		return Verdict{}, fmt.Errorf("receivers: unknown outcome %q in %q", f[1], line)
 	}
@@ -158,12 +163,16 @@ func Start(ctx context.Context, c Config) (*Process, error) {
 		return nil, err
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	cmd, err := command(ctx, c.Lang, dir, work, addr)
+	cmd, err := command(ctx, c.Lang, dir, work, addr, c.ControlDir != "")
 	if err != nil {
 		p.removeWorkDir()
 		return nil, err
 	}
 	cmd.Env = append(os.Environ(), "SIMHOOK_SECRET="+c.Secret, "SIMHOOK_SEEN_DIR="+filepath.Join(work, "seen-"+strconv.Itoa(port)))
+	if c.ControlDir != "" {
+		// php -S serves one request at a time unless given workers.
+		cmd.Env = append(cmd.Env, "SIMHOOK_TEST_CONTROL="+c.ControlDir, "PHP_CLI_SERVER_WORKERS=4")
+	}
 	cmd.Stderr = p.stderr
 	// Its own process group, so Close also stops anything it spawned.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -186,20 +195,32 @@ func Start(ctx context.Context, c Config) (*Process, error) {
 	return p, nil
 }
 
-// command builds the command line that serves lang's receiver on addr.
-func command(ctx context.Context, lang Lang, dir, work, addr string) (*exec.Cmd, error) {
+// command builds the command line that serves lang's receiver on addr;
+// hooked runs it with the test event handler of testdata/hooks.
+func command(ctx context.Context, lang Lang, dir, work, addr string, hooked bool) (*exec.Cmd, error) {
 	_, port, _ := net.SplitHostPort(addr)
+	hooks := filepath.Join(SourceDir(), "testdata", "hooks")
 	switch lang {
 	case Python:
+		if hooked {
+			return exec.Command("python3", filepath.Join(hooks, "hook.py"), filepath.Join(dir, "python", "receiver.py"), port), nil
+		}
 		return exec.Command("python3", filepath.Join(dir, "python", "receiver.py"), port), nil
 	case Node:
+		if hooked {
+			return exec.Command("node", filepath.Join(hooks, "hook.js"), filepath.Join(dir, "node", "receiver.js"), port), nil
+		}
 		return exec.Command("node", filepath.Join(dir, "node", "receiver.js"), port), nil
 	case PHP:
-		cmd := exec.Command("php", "-S", addr, "index.php")
+		router := "index.php"
+		if hooked {
+			router = filepath.Join(hooks, "hook.php")
+		}
+		cmd := exec.Command("php", "-S", addr, router)
 		cmd.Dir = filepath.Join(dir, "php")
 		return cmd, nil
 	case Go:
-		bin, err := buildGo(ctx, dir, work)
+		bin, err := buildGo(ctx, dir, work, hooked)
 		if err != nil {
 			return nil, err
 		}
@@ -212,14 +233,29 @@ func command(ctx context.Context, lang Lang, dir, work, addr string) (*exec.Cmd,
 var buildMu sync.Mutex
 
 // buildGo compiles go/main.go into work, unless a binary is already there.
-func buildGo(ctx context.Context, dir, work string) (string, error) {
+// hooked adds testdata/hooks/hook.go to the package (go build -overlay),
+// which swaps in the test event handler.
+func buildGo(ctx context.Context, dir, work string, hooked bool) (string, error) {
 	buildMu.Lock()
 	defer buildMu.Unlock()
 	bin := filepath.Join(work, "go-receiver")
+	if hooked {
+		bin += "-hooked"
+	}
 	if _, err := os.Stat(bin); err == nil {
 		return bin, nil
 	}
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
+	args := []string{"build", "-o", bin}
+	if hooked {
+		overlay := filepath.Join(work, "hook-overlay.json")
+		spec := fmt.Sprintf(`{"Replace":{%q:%q}}`, filepath.Join(dir, "go", "zz_test_hook.go"),
+			filepath.Join(SourceDir(), "testdata", "hooks", "hook.go"))
+		if err := os.WriteFile(overlay, []byte(spec), 0o600); err != nil {
+			return "", fmt.Errorf("receivers: overlay: %w", err)
+		}
+		args = append(args, "-overlay", overlay)
+	}
+	build := exec.CommandContext(ctx, "go", append(args, ".")...)
 	build.Dir = filepath.Join(dir, "go")
 	if out, err := build.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("receivers: go build of the Go receiver: %w\n%s", err, out)

@@ -119,3 +119,45 @@ func TestUnit(t *testing.T) {
 		}
 	}
 }
+
+// installedPath is a path under /lib or /usr that a document names.
+var installedPath = regexp.MustCompile(`(?:^|[^A-Za-z0-9_.\-/])(/(?:lib|usr)/[A-Za-z0-9_.\-/]+)`)
+
+// TestDocsNameInstalledFiles: every file under /lib or /usr that the
+// documentation names is one the package installs (or a directory of one),
+// so that a renamed file cannot leave a stale name behind.
+func TestDocsNameInstalledFiles(t *testing.T) {
+	spec, err := os.ReadFile(filepath.Join(repoRoot, "packaging", "nfpm.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var installed []string
+	for _, m := range regexp.MustCompile(`(?m)^\s*dst:\s*(\S+)`).FindAllStringSubmatch(string(spec), -1) {
+		installed = append(installed, m[1])
+	}
+	if len(installed) == 0 {
+		t.Fatal("no dst in nfpm.yaml")
+	}
+	isInstalled := func(p string) bool {
+		for _, f := range installed {
+			if f == p || strings.HasPrefix(f, strings.TrimSuffix(p, "/")+"/") {
+				return true
+			}
+		}
+		return false
+	}
+	docs := []string{"README.md", "packaging/README.md", "docs/man/simhook.1", "docs/RECEIVING.md", "examples/receivers/README.md"}
+	for _, doc := range docs {
+		data, err := os.ReadFile(filepath.Join(repoRoot, doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.ReplaceAll(string(data), `\-`, "-") // roff
+		for _, m := range installedPath.FindAllStringSubmatch(text, -1) {
+			p := strings.TrimRight(m[1], ".,")
+			if !isInstalled(p) {
+				t.Errorf("%s names %s, which the package does not install (nfpm.yaml)", doc, p)
+			}
+		}
+	}
+}

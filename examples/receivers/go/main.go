@@ -6,11 +6,17 @@
 // Every request is checked twice: the legacy RaspiSMS field webhook_signature
 // (HMAC-SHA256 of webhook_random_id) and the Standard Webhooks header
 // webhook-signature (HMAC-SHA256 over id.timestamp.raw-body, 5 minutes of
-// clock tolerance). A webhook-id seen before is acknowledged with 200 but not
-// handled again. One line per request goes to stdout:
+// clock tolerance). A webhook-id handled before is acknowledged with 200 but
+// not handled again. An id counts as handled only once handleEvent returned
+// nil: a retry that arrives while the first attempt is still being handled
+// gets 503 with Retry-After (the first attempt may yet fail), and when
+// handleEvent fails, the id is released and the answer is 500, so the
+// gateway's next retry is handled. One line per request goes to stdout:
 //
 //	VERDICT accept <type> <id>
 //	VERDICT duplicate <type> <id>
+//	VERDICT busy <type> <id>
+//	VERDICT error <type> <id>
 //	VERDICT reject <reason> <id or ->
 //
 // The steps are spelt out here to show them; in a Go service of your own,
@@ -48,10 +54,18 @@ func (r *rejection) Error() string { return r.reason }
 func reject(reason string, status int) error { return &rejection{reason, status} }
 
 type receiver struct {
-	secret string
-	mu     sync.Mutex
-	seen   map[string]bool // grows forever: use a store with expiry in production
+	secret   string
+	mu       sync.Mutex
+	seen     map[string]bool // handled; grows forever: use a store with expiry in production
+	inFlight map[string]bool // being handled right now
 }
+
+// Results of receiver.claim.
+const (
+	claimed   = iota // new: handle it, then call release
+	busy             // another request is handling it
+	duplicate        // handled already
+)
 
 func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	verdict, status := "", http.StatusOK
@@ -62,11 +76,24 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		verdict, status = "reject "+rej.reason, rej.status
 	case err != nil:
 		verdict, status = "reject malformed", http.StatusBadRequest
-	case rc.firstTime(ev.RandomID):
-		handleEvent(ev)
-		verdict = "accept " + string(ev.Type)
 	default:
-		verdict = "duplicate " + string(ev.Type)
+		switch rc.claim(ev.RandomID) {
+		case busy:
+			// A retry overtook the first attempt, which may still fail.
+			verdict, status = "busy "+string(ev.Type), http.StatusServiceUnavailable
+			w.Header().Set("Retry-After", "1")
+		case duplicate:
+			verdict = "duplicate " + string(ev.Type)
+		default:
+			err := handleEvent(ev)
+			rc.release(ev.RandomID, err == nil)
+			if err != nil {
+				log.Printf("handling %s: %v", ev.RandomID, err)
+				verdict, status = "error "+string(ev.Type), http.StatusInternalServerError
+			} else {
+				verdict = "accept " + string(ev.Type)
+			}
+		}
 	}
 	id := r.Header.Get("webhook-id")
 	if id == "" {
@@ -129,19 +156,35 @@ func legacySignature(r *http.Request, body []byte) string {
 	return fields.Get("webhook_signature")
 }
 
-// firstTime records id and reports whether it is new.
-func (rc *receiver) firstTime(id string) bool {
+// claim marks id as being handled, unless it is already or was handled.
+func (rc *receiver) claim(id string) int {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	if rc.seen[id] {
-		return false
+	switch {
+	case rc.inFlight[id]:
+		return busy
+	case rc.seen[id]:
+		return duplicate
 	}
-	rc.seen[id] = true
-	return true
+	rc.inFlight[id] = true
+	return claimed
+}
+
+// release ends the handling of a claimed id. Only a handled id is seen:
+// otherwise the gateway's retry is handled.
+func (rc *receiver) release(id string, handled bool) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	delete(rc.inFlight, id)
+	if handled {
+		rc.seen[id] = true
+	}
 }
 
 // handleEvent is where your own code goes: store the SMS, page someone, ...
-func handleEvent(ev *webhook.Event) { _ = ev }
+// An error answers 500, so that the gateway retries. (It is a variable so
+// that the tests can swap in their own.)
+var handleEvent = func(ev *webhook.Event) error { _ = ev; return nil }
 
 func main() {
 	secret := os.Getenv("SIMHOOK_SECRET")
@@ -161,7 +204,7 @@ func main() {
 	}
 	srv := &http.Server{
 		Addr:              net.JoinHostPort(host, port),
-		Handler:           &receiver{secret: secret, seen: map[string]bool{}},
+		Handler:           &receiver{secret: secret, seen: map[string]bool{}, inFlight: map[string]bool{}},
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	log.Fatal(srv.ListenAndServe())

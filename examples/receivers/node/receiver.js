@@ -6,11 +6,17 @@
 // Every request is checked twice: the legacy RaspiSMS field webhook_signature
 // (HMAC-SHA256 of webhook_random_id) and the Standard Webhooks header
 // webhook-signature (HMAC-SHA256 over id.timestamp.raw-body, 5 minutes of
-// clock tolerance). A webhook-id seen before is acknowledged with 200 but not
-// handled again. One line per request goes to stdout:
+// clock tolerance). A webhook-id handled before is acknowledged with 200 but
+// not handled again. An id counts as handled only once handleEvent has
+// resolved: a retry that arrives while the first attempt is still being
+// handled gets 503 with Retry-After (the first attempt may yet fail), and when
+// handleEvent throws or rejects, the id is released and the answer is 500, so
+// the gateway's next retry is handled. One line per request goes to stdout:
 //
 //   VERDICT accept <type> <id>
 //   VERDICT duplicate <type> <id>
+//   VERDICT busy <type> <id>
+//   VERDICT error <type> <id>
 //   VERDICT reject <reason> <id or ->
 'use strict';
 
@@ -20,7 +26,8 @@ const crypto = require('node:crypto');
 const SECRET = process.env.SIMHOOK_SECRET || '';
 const TOLERANCE_SECONDS = 5 * 60;
 const MAX_BODY_BYTES = 1 << 20;
-const seenIds = new Set(); // grows forever: use a store with expiry in production
+const seenIds = new Set(); // handled; grows forever: use a store with expiry in production
+const inFlight = new Set(); // being handled right now
 
 class Rejected extends Error {
   constructor(reason, status = 401) {
@@ -84,10 +91,12 @@ function checkLegacy(fields) {
   if (!sameText(expected, fields.webhook_signature || '')) throw new Rejected('legacy-signature');
 }
 
-// Put your own code here: store the SMS, page someone, ...
-function handleEvent(type, body) {} // eslint-disable-line no-unused-vars
+// Put your own code here: store the SMS, page someone, ... It may be async;
+// throwing (or rejecting) answers 500, so that the gateway retries.
+async function handleEvent(type, body) {} // eslint-disable-line no-unused-vars
 
-function receive(req, raw) {
+// Returns [status, verdict, headers] for one request.
+async function receive(req, raw, onEvent) {
   const q = req.url.indexOf('?');
   const query = q < 0 ? '' : req.url.slice(q + 1); // raw, as sent: no URL re-encoding
   // What was signed: the raw body, or for GET the raw query string.
@@ -96,18 +105,29 @@ function receive(req, raw) {
   const id = checkStandard(req.headers, signed);
   checkLegacy(fields);
   if (fields.webhook_random_id !== id) throw new Rejected('id-mismatch', 400);
-  if (seenIds.has(id)) return [200, `duplicate ${fields.webhook_type}`];
-  seenIds.add(id);
-  handleEvent(fields.webhook_type, fields.body);
-  return [200, `accept ${fields.webhook_type}`];
+  const type = fields.webhook_type;
+  // A retry overtook the first attempt, which may still fail.
+  if (inFlight.has(id)) return [503, `busy ${type}`, { 'Retry-After': '1' }];
+  if (seenIds.has(id)) return [200, `duplicate ${type}`];
+  inFlight.add(id);
+  try {
+    await onEvent(type, fields.body);
+    seenIds.add(id); // seen only once handled; otherwise the gateway's retry is handled
+  } catch (err) {
+    console.error(err);
+    return [500, `error ${type}`];
+  } finally {
+    inFlight.delete(id);
+  }
+  return [200, `accept ${type}`];
 }
 
-function answer(req, res, status, verdict) {
+function answer(req, res, status, verdict, headers = {}) {
   console.log(`VERDICT ${verdict} ${req.headers['webhook-id'] || '-'}`);
-  res.writeHead(status, { 'Content-Type': 'text/plain' }).end(verdict + '\n');
+  res.writeHead(status, { 'Content-Type': 'text/plain', ...headers }).end(verdict + '\n');
 }
 
-function main() {
+function main(onEvent = handleEvent) {
   if (!SECRET) {
     console.error('SIMHOOK_SECRET is not set');
     process.exit(1);
@@ -122,16 +142,16 @@ function main() {
     });
     req.on('end', () => {
       if (size > MAX_BODY_BYTES) return answer(req, res, 413, 'reject too-large');
-      try {
-        const [status, verdict] = receive(req, Buffer.concat(chunks));
-        answer(req, res, status, verdict);
-      } catch (err) {
-        if (!(err instanceof Rejected)) throw err;
-        answer(req, res, err.status, `reject ${err.reason}`);
-      }
+      receive(req, Buffer.concat(chunks), onEvent).then(
+        ([status, verdict, headers]) => answer(req, res, status, verdict, headers),
+        (err) => {
+          if (!(err instanceof Rejected)) throw err;
+          answer(req, res, err.status, `reject ${err.reason}`);
+        });
     });
   });
   server.listen(port, process.env.HOST || '127.0.0.1');
 }
 
-main();
+if (require.main === module) main();
+module.exports = { main };

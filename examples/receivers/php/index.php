@@ -6,13 +6,20 @@
 // Every request is checked twice: the legacy RaspiSMS field webhook_signature
 // (HMAC-SHA256 of webhook_random_id) and the Standard Webhooks header
 // webhook-signature (HMAC-SHA256 over id.timestamp.raw-body, 5 minutes of
-// clock tolerance). A webhook-id seen before is acknowledged with 200 but not
-// handled again; as PHP keeps nothing between requests, the ids seen are marker
-// files in $SIMHOOK_SEEN_DIR (default: <tmp>/simhook-seen). One line per request
-// goes to the server's stdout:
+// clock tolerance). A webhook-id handled before is acknowledged with 200 but
+// not handled again; as PHP keeps nothing between requests, each id has a
+// marker file in $SIMHOOK_SEEN_DIR (default: <tmp>/simhook-seen), locked while
+// the event is handled and written once it was. An id counts as handled only
+// then: a retry that arrives while the first attempt is still being handled
+// gets 503 with Retry-After (the first attempt may yet fail), and when
+// handle_event throws, the id is released and the answer is 500, so the
+// gateway's next retry is handled. One line per request goes to the server's
+// stdout:
 //
 //   VERDICT accept <type> <id>
 //   VERDICT duplicate <type> <id>
+//   VERDICT busy <type> <id>
+//   VERDICT error <type> <id>
 //   VERDICT reject <reason> <id or ->
 declare(strict_types=1);
 
@@ -92,31 +99,58 @@ function check_legacy(string $secret, array $fields): void
     }
 }
 
-// Records the id; returns false when it was already there (fopen 'x' is atomic).
-function first_time(string $id): bool
+// Claims the id for this request: returns its marker file, open and locked,
+// or 'busy' while another request holds the lock (it is handling the id), or
+// 'duplicate' when the marker says the id was handled. flock's lock goes away
+// with the process that holds it, so a crash leaves no stale claim.
+function claim(string $id): mixed
 {
     $dir = getenv('SIMHOOK_SEEN_DIR') ?: sys_get_temp_dir() . '/simhook-seen';
     if (!is_dir($dir)) {
         @mkdir($dir, 0700, true);
     }
-    $marker = @fopen($dir . '/' . hash('sha256', $id), 'x');
+    $marker = fopen($dir . '/' . hash('sha256', $id), 'c+');
     if ($marker === false) {
-        return false;
+        throw new RuntimeException("cannot open the marker file in $dir");
     }
-    fclose($marker);
-    return true;
+    if (!flock($marker, LOCK_EX | LOCK_NB)) {
+        fclose($marker);
+        return 'busy';
+    }
+    if (fstat($marker)['size'] > 0) {
+        fclose($marker); // also unlocks
+        return 'duplicate';
+    }
+    return $marker;
 }
 
-// Put your own code here: store the SMS, page someone, ...
-function handle_event(string $type, array $body): void
+// Ends a claim: a handled id is written into its marker; otherwise the
+// marker stays empty, so the gateway's retry is handled.
+function release($marker, bool $handled): void
 {
+    if ($handled) {
+        fwrite($marker, "handled\n");
+        fflush($marker);
+    }
+    fclose($marker); // also unlocks
 }
 
-function answer(int $status, string $verdict, string $id): void
+// Put your own code here: store the SMS, page someone, ... (The tests define
+// their own handle_event before including this file.)
+if (!function_exists('handle_event')) {
+    function handle_event(string $type, array $body): void
+    {
+    }
+}
+
+function answer(int $status, string $verdict, string $id, array $headers = []): void
 {
     file_put_contents('php://stdout', "VERDICT $verdict $id\n");
     http_response_code($status);
     header('Content-Type: text/plain');
+    foreach ($headers as $header) {
+        header($header);
+    }
     echo "$verdict\n";
 }
 
@@ -136,12 +170,27 @@ try {
     if ($fields['webhook_random_id'] !== $id) {
         throw new Rejected('id-mismatch', 400);
     }
-    if (!first_time($id)) {
-        answer(200, "duplicate {$fields['webhook_type']}", $id);
+    $type = $fields['webhook_type'];
+    $marker = claim($id);
+    if ($marker === 'busy') {
+        // A retry overtook the first attempt, which may still fail.
+        answer(503, "busy $type", $id, ['Retry-After: 1']);
         return;
     }
-    handle_event($fields['webhook_type'], $fields['body']);
-    answer(200, "accept {$fields['webhook_type']}", $id);
+    if ($marker === 'duplicate') {
+        answer(200, "duplicate $type", $id);
+        return;
+    }
+    try {
+        handle_event($type, $fields['body']);
+    } catch (Throwable $e) {
+        release($marker, false);
+        error_log((string) $e);
+        answer(500, "error $type", $id);
+        return;
+    }
+    release($marker, true);
+    answer(200, "accept $type", $id);
 } catch (Rejected $r) {
     answer($r->status, "reject {$r->reason}", $headerId);
 }

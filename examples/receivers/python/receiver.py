@@ -6,11 +6,17 @@ Run:  SIMHOOK_SECRET=... python3 receiver.py [PORT]   (PORT also from $PORT, def
 Every request is checked twice: the legacy RaspiSMS field webhook_signature
 (HMAC-SHA256 of webhook_random_id) and the Standard Webhooks header
 webhook-signature (HMAC-SHA256 over id.timestamp.raw-body, 5 minutes of clock
-tolerance). A webhook-id seen before is acknowledged with 200 but not handled
-again. One line per request goes to stdout:
+tolerance). A webhook-id handled before is acknowledged with 200 but not
+handled again. An id counts as handled only once handle_event returned: a
+retry that arrives while the first attempt is still being handled gets 503
+with Retry-After (the first attempt may yet fail), and when handle_event
+raises, the id is released and the answer is 500, so the gateway's next retry
+is handled. One line per request goes to stdout:
 
     VERDICT accept <type> <id>
     VERDICT duplicate <type> <id>
+    VERDICT busy <type> <id>
+    VERDICT error <type> <id>
     VERDICT reject <reason> <id or ->
 """
 
@@ -22,6 +28,7 @@ import os
 import sys
 import threading
 import time
+import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -31,7 +38,8 @@ SECRET = os.environ.get("SIMHOOK_SECRET", "")
 TOLERANCE_SECONDS = 5 * 60
 MAX_BODY_BYTES = 1 << 20
 
-seen_ids = set()
+seen_ids = set()  # handled; grows forever: use a store with expiry in production
+in_flight = set()  # being handled right now
 seen_lock = threading.Lock()
 
 
@@ -126,24 +134,47 @@ class Handler(BaseHTTPRequestHandler):
             check_legacy(fields)
             if fields["webhook_random_id"] != msg_id:
                 raise Rejected("id-mismatch", 400)
+            event_type = fields["webhook_type"]
             with seen_lock:
-                duplicate = msg_id in seen_ids
-                seen_ids.add(msg_id)
-            if duplicate:
-                self.answer(200, "duplicate " + fields["webhook_type"], msg_id)
+                busy = msg_id in in_flight
+                duplicate = not busy and msg_id in seen_ids
+                if not busy and not duplicate:
+                    in_flight.add(msg_id)
+            if busy:
+                # A retry overtook the first attempt, which may still fail.
+                self.answer(503, "busy " + event_type, msg_id, {"Retry-After": "1"})
                 return
-            handle_event(fields["webhook_type"], fields["body"])
-            self.answer(200, "accept " + fields["webhook_type"], msg_id)
+            if duplicate:
+                self.answer(200, "duplicate " + event_type, msg_id)
+                return
+            handled = False
+            try:
+                handle_event(event_type, fields["body"])
+                handled = True
+            except Exception:
+                traceback.print_exc()
+            finally:
+                # Seen only once handled; otherwise the gateway's retry is handled.
+                with seen_lock:
+                    if handled:
+                        seen_ids.add(msg_id)
+                    in_flight.discard(msg_id)
+            if handled:
+                self.answer(200, "accept " + event_type, msg_id)
+            else:
+                self.answer(500, "error " + event_type, msg_id)
         except Rejected as r:
             self.answer(r.status, "reject " + r.reason, msg_id)
 
-    def answer(self, status, verdict, msg_id):
+    def answer(self, status, verdict, msg_id, headers=None):
         # One write per line, under a lock: requests are served by threads.
         with output_lock:
             sys.stdout.write("VERDICT %s %s\n" % (verdict, msg_id))
             sys.stdout.flush()
         self.send_response(status)
         self.send_header("Content-Type", "text/plain")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(verdict.encode() + b"\n")
 
