@@ -96,8 +96,8 @@ func TestUnit(t *testing.T) {
 	if len(u["WatchdogSec"]) != 1 {
 		t.Error("no WatchdogSec")
 	}
-	if got := strings.Join(u["DeviceAllow"], ","); got != "char-ttyUSB rw,char-ttyACM rw" {
-		t.Errorf("DeviceAllow=%q, want the ttyUSB and ttyACM majors read-write", got)
+	if got := strings.Join(u["DeviceAllow"], ","); got != "char-ttyUSB rw,char-ttyACM rw,char-ttyAMA rw,char-ttyS rw" {
+		t.Errorf("DeviceAllow=%q, want the ttyUSB, ttyACM, ttyAMA and ttyS majors read-write", got)
 	}
 	if len(u["SystemCallFilter"]) == 0 || u["SystemCallFilter"][0] != "@system-service" {
 		t.Errorf("SystemCallFilter=%q, want @system-service first", u["SystemCallFilter"])
