@@ -1,13 +1,16 @@
 package agent_test
 
 import (
+	"encoding/hex"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/simhook/simhook/lab"
 	"github.com/simhook/simhook/modem/modemsim"
 	"github.com/simhook/simhook/webhook"
+	"github.com/warthog618/sms/encoding/tpdu"
 )
 
 // TestReceiveMixedEndToEnd injects 100 SMS of every encoding over two
@@ -114,5 +117,66 @@ func TestReceiveSurvivesRestartWithReceiverDown(t *testing.T) {
 	}
 	if err := l.WaitEvents(ctx, webhook.ReceiveSMS, n); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// concatPart encodes part seq of count of a concatenated SMS-DELIVER from
+// +33612345678 with reference ref, whatever its numbers.
+func concatPart(t *testing.T, ref, count, seq byte, text string) []byte {
+	t.Helper()
+	d, err := tpdu.NewDeliver()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.OA = tpdu.NewAddress(tpdu.FromNumber("+33612345678"))
+	d.SCTS = tpdu.Timestamp{Time: time.Now().Truncate(time.Second)}
+	d.SetUDH(tpdu.UserDataHeader{{ID: 0, Data: []byte{ref, count, seq}}})
+	d.UD = []byte(text) // GSM 7-bit: ASCII letters and spaces are themselves
+	b, err := d.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestConcatPartOutOfRangeIsKeptMalformed: a part "200 of 2" between the
+// two genuine parts of a message is kept in the malformed store, never in
+// a receive_sms, and the genuine parts arrive as one message.
+func TestConcatPartOutOfRangeIsKeptMalformed(t *testing.T) {
+	l := startLab(t, lab.Options{})
+	a := mustAgent(t, l)
+	ctx := testContext(t, 60*time.Second)
+	bogus := concatPart(t, 9, 2, 200, "bogus")
+	for _, p := range [][]byte{concatPart(t, 9, 2, 1, "Hello "), bogus, concatPart(t, 9, 2, 2, "world")} {
+		if _, err := l.Modems[0].InjectPDU(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.WaitEvents(ctx, webhook.ReceiveSMS, 1); err != nil {
+		t.Fatal(err)
+	}
+	// The SIM empties once the message and the malformed part are kept
+	// (polled: WaitFor looks again only when the receiver gets a request).
+	for len(l.Modems[0].Stored("SM")) > 0 {
+		if ctx.Err() != nil {
+			t.Fatalf("slots left on the SIM: %v", l.Modems[0].Stored("SM"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // a second message, if any, shows
+	for _, ev := range l.EventsOf(webhook.ReceiveSMS) {
+		if ev.ReceiveSMS.Text != "Hello world" {
+			t.Errorf("receive_sms %q", ev.ReceiveSMS.Text)
+		}
+	}
+	if n := l.Count(webhook.ReceiveSMS); n != 1 {
+		t.Errorf("%d receive_sms, want 1", n)
+	}
+	kept, err := a.MalformedPDUs(10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(kept) != 1 || !strings.HasSuffix(kept[0].PDU, hex.EncodeToString(bogus)) || kept[0].Phone != 1 {
+		t.Errorf("malformed store %+v, want the part 200 of 2 (%x)", kept, bogus)
 	}
 }

@@ -11,13 +11,17 @@ import (
 )
 
 // MalformedPDU is what the agent keeps of a stored PDU the driver could not
-// decode. The driver deletes it from the modem only once this record is
-// committed, so the bytes are never lost; an operator can read them with
-// `simhook outbox malformed` and decode them by hand.
+// decode, or of a part of a concatenated message whose numbering is
+// impossible (a sequence number of 0 or above the count, a count of 0, a
+// count that disagrees with the other waiting parts). The driver deletes it
+// from the modem only once this record is committed, so the bytes are never
+// lost; an operator can read them with `simhook outbox malformed` and decode
+// them by hand.
 type MalformedPDU struct {
 	// Seq numbers the records in the order they were kept.
 	Seq uint64 `json:"seq"`
-	// Phone and Index are the phone and storage slot it was read from.
+	// Phone and Index are the phone and storage slot it was read from
+	// (Index -1 for a message the modem routed without storing it).
 	Phone int `json:"phone"`
 	Index int `json:"index"`
 	// PDU is the TPDU as read, in hex.

@@ -286,10 +286,13 @@ func overallStatus(cur string, parts []string) string {
 
 // sameRecipient compares the recipient a report names with the one the SMS
 // was sent to. Networks write numbers in national or international form, so
-// the digits must agree on the shorter one's length (at least 8 digits).
+// the digits must agree on the shorter one's length (at least 8 digits), of
+// which at least minSignificant once the leading zeros are dropped: a
+// number of zeros, or zeros and a few digits, names no one in particular.
+// Names without digits must be equal but for case.
 func sameRecipient(sent, reported string) bool {
 	a, b := digits(sent), digits(reported)
-	if a == b {
+	if a == b && a != "" {
 		return true
 	}
 	if len(a) < 8 || len(b) < 8 {
@@ -299,8 +302,14 @@ func sameRecipient(sent, reported string) bool {
 		a, b = b, a
 	}
 	// National numbers may carry a trunk prefix 0 the international form drops.
-	return strings.HasSuffix(b, strings.TrimLeft(a, "0"))
+	sig := strings.TrimLeft(a, "0")
+	return len(sig) >= minSignificant && strings.HasSuffix(b, sig)
 }
+
+// minSignificant is the fewest digits, leading zeros dropped, by which a
+// number in one form is recognised in another: national numbers with a
+// trunk prefix have at least 7.
+const minSignificant = 7
 
 // digits keeps only the decimal digits of s.
 func digits(s string) string {

@@ -48,6 +48,10 @@ type receiver struct {
 	// capacity is the receive storage's size as +CPMS reported it at
 	// initialisation (0 when unknown).
 	capacity int
+	// swept holds the slots deleted during the sweep in progress (nil
+	// outside one): a message completed or flushed there may take a part
+	// listed further on, whose listing is then stale.
+	swept map[int]bool
 	// resweep, when set, is when to sweep again because a read or a sweep
 	// failed (a timeout, a reply cut short) or indications were dropped:
 	// the indications are spent, and the safety sweep may be minutes away.
@@ -118,11 +122,16 @@ func (r *receiver) sweep(ctx context.Context, eng *engine) error {
 	r.held = make(map[int]concatKey)
 	recs, stray := storedRecords(lines, "+CMGL:")
 	r.p.countJunk(stray)
+	r.swept = make(map[int]bool)
+	defer func() { r.swept = nil }()
 	for _, rec := range recs {
 		idx, err := strconv.Atoi(strings.TrimSpace(strings.Split(rec.header[len("+CMGL:"):], ",")[0]))
 		if err != nil {
 			r.p.countJunk(1)
 			continue
+		}
+		if r.swept[idx] {
+			continue // handed over with an earlier slot's message, and deleted
 		}
 		if err := r.handlePDU(ctx, eng, idx, rec.pdu); errors.Is(err, ErrClosed) {
 			return err
@@ -175,6 +184,13 @@ func (r *receiver) handlePDU(ctx context.Context, eng *engine, idx int, hexPDU s
 		return r.malformed(ctx, eng, idx, line, raw, fmt.Errorf("unexpected %s TPDU", t.SmsType()))
 	}
 	segs, seq, ref, isConcat := t.ConcatInfo()
+	if isConcat {
+		if err := r.checkPart(t.OA.Number(), ref, segs, seq); err != nil {
+			// Never joined to a message: kept as it is, so the genuine
+			// parts still make one.
+			return r.malformed(ctx, eng, idx, line, raw, err)
+		}
+	}
 	if !isConcat || segs <= 1 {
 		return r.deliver(ctx, eng, []*storedPart{{index: idx, seq: 1, line: line, tpdu: pm.TPDU, pdu: t, seen: time.Now()}}, 1, false)
 	}
@@ -185,7 +201,7 @@ func (r *receiver) handlePDU(ctx context.Context, eng *engine, idx int, hexPDU s
 		r.pending[key] = parts
 	}
 	if old, dup := parts[seq]; dup && old.index != idx {
-		if bytes.Equal(old.pdu.UD, t.UD) {
+		if samePart(old.pdu, t) {
 			// A second copy of a part (resent by the network): keep one,
 			// drop the other.
 			return r.delete(ctx, eng, idx, line)
@@ -219,6 +235,47 @@ func (r *receiver) handlePDU(ctx context.Context, eng *engine, idx int, hexPDU s
 		return err
 	}
 	return nil
+}
+
+// checkPart returns why a part's concatenation header cannot be right, or
+// nil: a count of 0, a sequence number of 0 or above the count, or a count
+// that disagrees with the parts waiting with the same sender and
+// reference. Such a part would complete a message it does not belong to (a
+// "200 of 2" with part 1 of 2), or wait for parts that never come.
+func (r *receiver) checkPart(from string, ref, segs, seq int) error {
+	if err := checkSequence(segs, seq); err != nil {
+		return err
+	}
+	for key := range r.pending {
+		if key.from == from && key.ref == ref && key.total != segs {
+			return fmt.Errorf("concatenated part %d of %d, but the waiting parts of reference %d from this sender have a count of %d",
+				seq, segs, ref, key.total)
+		}
+	}
+	return nil
+}
+
+// checkSequence returns why a part's count and sequence number make no
+// sense on their own, or nil.
+func checkSequence(segs, seq int) error {
+	if segs < 1 || seq < 1 || seq > segs {
+		return fmt.Errorf("concatenated part %d of %d: out of range", seq, segs)
+	}
+	return nil
+}
+
+// samePart reports whether two parts with the same key and sequence number
+// are copies of one another: the same user data, read the same way.
+func samePart(a, b *tpdu.TPDU) bool {
+	if a.DCS != b.DCS || !bytes.Equal(a.UD, b.UD) || len(a.UDH) != len(b.UDH) {
+		return false
+	}
+	for i := range a.UDH {
+		if a.UDH[i].ID != b.UDH[i].ID || !bytes.Equal(a.UDH[i].Data, b.UDH[i].Data) {
+			return false
+		}
+	}
+	return true
 }
 
 // concatKeyOf returns the key of a concatenated message's part; false for
@@ -358,9 +415,18 @@ func (r *receiver) message(parts []*storedPart, total int, incomplete bool) (*Me
 // deliver hands a whole (or timed-out) message to the handler and deletes
 // its parts once the handler accepted it.
 func (r *receiver) deliver(ctx context.Context, eng *engine, parts []*storedPart, total int, incomplete bool) error {
-	m, err := r.message(parts, total, incomplete)
-	if err != nil {
-		return r.malformed(ctx, eng, parts[0].index, parts[0].line, parts[0].tpdu, err)
+	m, decodeErr := r.message(parts, total, incomplete)
+	if decodeErr != nil {
+		// No part can go in a message: each is kept as it is, so none is
+		// left on the modem outside any waiting message.
+		r.releaseHeld(parts)
+		for _, sp := range parts {
+			raw, _ := hex.DecodeString(sp.line)
+			if err := r.malformed(ctx, eng, sp.index, sp.line, raw, decodeErr); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	if err := r.p.h.HandleSMS(ctx, m); err != nil {
 		r.p.log.Warn("message not accepted; it stays on the modem", "phone", r.p.cfg.ID, "err", err)
@@ -464,6 +530,9 @@ func (r *receiver) delete(ctx context.Context, eng *engine, idx int, line string
 	r.p.countJunk(len(lines)) // +CMGD answers nothing but its result code
 	if err == nil || invalidIndex(err) {
 		r.p.setHandled(idx, "") // deleted, or already gone
+		if r.swept != nil {
+			r.swept[idx] = true
+		}
 		return nil
 	}
 	r.p.setHandled(idx, line)
@@ -531,7 +600,10 @@ func (r *receiver) directMessage(ctx context.Context, eng *engine, hexPDU string
 		return nil
 	}
 	total := 1
-	if segs, _, _, ok := t.ConcatInfo(); ok && segs > 1 {
+	if segs, seq, _, ok := t.ConcatInfo(); ok {
+		if err := checkSequence(segs, seq); err != nil {
+			return r.directMalformed(ctx, eng, line, err)
+		}
 		total = segs
 	}
 	m, err := r.message([]*storedPart{{index: -1, seq: 1, line: line, tpdu: pm.TPDU, pdu: t}}, total, total > 1)
@@ -543,6 +615,22 @@ func (r *receiver) directMessage(ctx context.Context, eng *engine, hexPDU string
 	m.Storage, m.Indexes = "", nil
 	if err := r.p.h.HandleSMS(ctx, m); err != nil {
 		r.p.log.Warn("+CMT message not accepted; not acknowledged", "phone", r.p.cfg.ID, "err", err)
+		return nil
+	}
+	_, _ = r.p.cmd(ctx, eng, "+CNMA")
+	return nil
+}
+
+// directMalformed hands over a +CMT message that is not one (a part out of
+// range), as a malformed PDU of index -1, and acknowledges it once kept.
+func (r *receiver) directMalformed(ctx context.Context, eng *engine, line string, cause error) error {
+	r.p.stats.mu.Lock()
+	r.p.stats.malformed++
+	r.p.stats.mu.Unlock()
+	r.p.log.Warn("malformed +CMT message", "phone", r.p.cfg.ID, "err", cause)
+	raw, _ := hex.DecodeString(line)
+	if err := r.p.h.HandleMalformed(ctx, r.p.cfg.ID, -1, raw, cause); err != nil {
+		r.p.log.Warn("malformed +CMT message not kept; not acknowledged", "phone", r.p.cfg.ID, "err", err)
 		return nil
 	}
 	_, _ = r.p.cmd(ctx, eng, "+CNMA")

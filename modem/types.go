@@ -109,8 +109,12 @@ type Handler interface {
 	// modem only after it returns nil; on error they stay and are offered
 	// again later.
 	HandleSMS(ctx context.Context, m *Message) error
-	// HandleMalformed gets a stored PDU that cannot be decoded; it is
-	// deleted only after this returns nil.
+	// HandleMalformed gets a stored PDU that cannot be decoded, or a part
+	// whose concatenation header is impossible (a count of 0, a sequence
+	// number of 0 or above the count, a count that disagrees with the
+	// waiting parts of the same sender and reference); it is deleted only
+	// after this returns nil. The index is -1 for a message routed
+	// directly (+CMT), which is acknowledged only after nil.
 	HandleMalformed(ctx context.Context, phone, index int, pdu []byte, err error) error
 	// HandleStatusReport gets a delivery report; a stored one is deleted
 	// after nil.
