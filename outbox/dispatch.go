@@ -6,10 +6,10 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/simhook/simhook/webhook"
@@ -49,7 +49,7 @@ func (o *Outbox) Run(ctx context.Context) error {
 	// deliveries are between the two.
 	done := make(chan string, 4*o.settings().Concurrency)
 	slotFreed := make(chan struct{}, 1)
-	var busy atomic.Int32
+	var slots slotTable
 	inflight := make(map[string]bool)
 	var wg sync.WaitGroup
 	lastPrune := time.Time{}
@@ -75,15 +75,16 @@ func (o *Outbox) Run(ctx context.Context) error {
 		}
 		wake := now.Add(time.Minute)
 		hold, clk := o.holding()
+		busy, busyBy := slots.snapshot()
 		if hold {
 			if !holdLogged {
 				o.opts.Logger.Warn("holding webhooks until the system clock is known to be synchronised", "clock", clk.String())
 				holdLogged = true
 			}
 			wake = now.Add(time.Second) // look again soon: NTP may sync any moment
-		} else if free := min(set.Concurrency-int(busy.Load()), maxInflight-len(inflight)); free > 0 {
+		} else if free := min(set.Concurrency-busy, maxInflight-len(inflight)); free > 0 {
 			holdLogged = false
-			picks, next, err := o.pickDue(now, free, inflight)
+			picks, next, err := o.pickDue(now, free, inflight, busyBy)
 			if err != nil {
 				o.opts.Logger.Error("reading due deliveries", "err", err)
 			}
@@ -92,13 +93,14 @@ func (o *Outbox) Run(ctx context.Context) error {
 			}
 			for _, p := range picks {
 				inflight[p.key()] = true
-				busy.Add(1)
+				slots.take(p.endpoint)
+				busy++
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
 					res := o.attempt(reqCtx, p)
 					o.settle(res, func() {
-						busy.Add(-1)
+						slots.free(p.endpoint)
 						select {
 						case slotFreed <- struct{}{}:
 						default:
@@ -108,7 +110,7 @@ func (o *Outbox) Run(ctx context.Context) error {
 				}()
 			}
 		}
-		if int(busy.Load()) >= set.Concurrency || len(inflight) >= maxInflight {
+		if busy >= set.Concurrency || len(inflight) >= maxInflight {
 			wake = now.Add(time.Minute) // a finishing request wakes the loop
 		}
 		d := wake.Sub(now)
@@ -149,25 +151,28 @@ func (o *Outbox) pruneEvery() time.Duration {
 	return min(time.Hour, max(o.settings().Retention/10, time.Minute))
 }
 
-// pickDue chooses up to n deliveries to attempt now, fairly across
-// endpoints, and returns when the next one is due. Per endpoint:
+// reserveFor is how long an endpoint that had something to send (or was
+// configured) keeps a slot reserved after it last did: its next event then
+// goes out at once, even while another endpoint has a backlog on a slow
+// receiver.
+const reserveFor = time.Minute
+
+// pickDue chooses up to n deliveries to attempt now and returns when the
+// next one is due. What each endpoint may send:
 //   - offline (no endpoint answers): only a probe, the oldest delivery, once
 //     per ProbeInterval;
 //   - draining (an endpoint answered after failures): the backlog oldest
 //     first, whatever its backoff said;
 //   - failing: a probe when its time comes, else what is due;
 //   - healthy: what is due, earliest first.
-func (o *Outbox) pickDue(now time.Time, n int, inflight map[string]bool) ([]pick, time.Time, error) {
-	type epView struct {
-		name            string
-		drain, probeNow bool
-		failing         bool
-		nextProbe       time.Time
-		stale           time.Time // due times after it are due now
-	}
+//
+// busy counts each endpoint's requests in progress. The n free slots are
+// shared fairly (see share): one endpoint, however long its receiver takes
+// to answer, never holds every slot while another endpoint is active.
+func (o *Outbox) pickDue(now time.Time, n int, inflight map[string]bool, busy map[string]int) ([]pick, time.Time, error) {
 	o.mu.Lock()
 	offline := o.offline.offline
-	views := make([]epView, 0, len(o.endpoints))
+	views := make([]*epView, 0, len(o.endpoints))
 	for name, st := range o.endpoints {
 		if st.disabled {
 			continue
@@ -176,10 +181,16 @@ func (o *Outbox) pickDue(now time.Time, n int, inflight map[string]bool) ([]pick
 		// stamped by a clock that has since been set back: due now.
 		stale := now.Add(o.longestWait(st.ep.Retry))
 		probeNow := (st.failing > 0 || offline) && (!now.Before(st.nextProbe) || st.nextProbe.After(stale))
-		views = append(views, epView{name, st.drain && !offline, probeNow, st.failing > 0, st.nextProbe, stale})
+		views = append(views, &epView{name: name, drain: st.drain && !offline, probeNow: probeNow, failing: st.failing > 0,
+			nextProbe: st.nextProbe, stale: stale, activeAt: st.activeAt, busy: busy[name]})
+	}
+	// The endpoint served first when counts tie turns with each call.
+	sort.Slice(views, func(i, j int) bool { return views[i].name < views[j].name })
+	if len(views) > 0 {
+		o.turn = (o.turn + 1) % len(views)
+		views = append(views[o.turn:], views[:o.turn]...)
 	}
 	o.mu.Unlock()
-	sort.Slice(views, func(i, j int) bool { return views[i].name < views[j].name })
 
 	next := now.Add(time.Minute)
 	soon := func(t time.Time) {
@@ -187,43 +198,33 @@ func (o *Outbox) pickDue(now time.Time, n int, inflight map[string]bool) ([]pick
 			next = t
 		}
 	}
-	var picks []pick
 	var probed, drained []string
-	quota := max(1, n/max(1, len(views)))
 	err := o.db.View(func(tx *bbolt.Tx) error {
 		pending := tx.Bucket(pendingBucket).Cursor()
 		due := tx.Bucket(dueBucket).Cursor()
 		// oldest walks the endpoint's pending deliveries by age.
-		oldest := func(name string, limit int, probe bool) (found bool) {
-			prefix := duePrefix(name)
-			taken := 0
+		oldest := func(v *epView, limit int, probe bool) (found bool) {
+			prefix := duePrefix(v.name)
 			for k, _ := pending.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = pending.Next() {
 				seq, ok := pendingKeySeq(k)
 				if !ok {
 					continue
 				}
 				found = true
-				if taken >= limit || len(picks) >= n {
+				if len(v.cands) >= limit {
 					return true
 				}
-				p := pick{seq: seq, endpoint: name, probe: probe}
-				if inflight[p.key()] {
-					continue
+				if p := (pick{seq: seq, endpoint: v.name, probe: probe}); !inflight[p.key()] {
+					v.cands = append(v.cands, p)
 				}
-				picks = append(picks, p)
-				taken++
 			}
 			return found
 		}
 		for _, v := range views {
-			if len(picks) >= n {
-				next = now // more endpoints wait for a free slot
-				break
-			}
 			switch {
 			case offline || v.failing && !v.drain:
 				if v.probeNow {
-					if oldest(v.name, 1, true) {
+					if oldest(v, 1, true) {
 						probed = append(probed, v.name)
 					}
 					continue
@@ -233,20 +234,15 @@ func (o *Outbox) pickDue(now time.Time, n int, inflight map[string]bool) ([]pick
 					continue
 				}
 			case v.drain:
-				before := len(picks)
-				if !oldest(v.name, quota, false) {
+				if !oldest(v, n, false) {
 					drained = append(drained, v.name)
-				}
-				if len(picks)-before == quota {
-					next = now // more of the backlog as slots free
 				}
 				continue
 			}
 			// What is due, then what is stale (due times after v.stale).
 			prefix := duePrefix(v.name)
-			taken := 0
 			k, _ := due.Seek(prefix)
-			for k != nil && bytes.HasPrefix(k, prefix) {
+			for k != nil && bytes.HasPrefix(k, prefix) && len(v.cands) < n {
 				_, at, seq, ok := dueKeyParts(k)
 				switch {
 				case !ok:
@@ -254,14 +250,9 @@ func (o *Outbox) pickDue(now time.Time, n int, inflight map[string]bool) ([]pick
 					soon(at)
 					k, _ = due.Seek(dueKey(v.name, v.stale.Add(time.Nanosecond), 0))
 					continue
-				case taken >= quota || len(picks) >= n:
-					next = now
-					k = nil
-					continue
 				default:
 					if p := (pick{seq: seq, endpoint: v.name}); !inflight[p.key()] {
-						picks = append(picks, p)
-						taken++
+						v.cands = append(v.cands, p)
 					}
 				}
 				k, _ = due.Next()
@@ -269,19 +260,92 @@ func (o *Outbox) pickDue(now time.Time, n int, inflight map[string]bool) ([]pick
 		}
 		return nil
 	})
+	picks, until := share(views, n, now)
+	if !until.IsZero() {
+		soon(until)
+	}
 	o.mu.Lock()
-	for _, name := range probed {
-		if st := o.endpoints[name]; st != nil {
+	for _, v := range views {
+		st := o.endpoints[v.name]
+		if st == nil {
+			continue
+		}
+		if len(v.cands) > 0 {
+			st.activeAt = now
+		}
+		if slices.Contains(probed, v.name) && v.taken > 0 {
 			st.nextProbe = now.Add(o.jitter(o.opts.ProbeInterval))
 		}
-	}
-	for _, name := range drained {
-		if st := o.endpoints[name]; st != nil {
+		if slices.Contains(drained, v.name) {
 			st.drain = false
 		}
 	}
 	o.mu.Unlock()
 	return picks, next, err
+}
+
+// epView is what pickDue knows of one endpoint.
+type epView struct {
+	name            string
+	drain, probeNow bool
+	failing         bool
+	nextProbe       time.Time
+	stale           time.Time // due times after it are due now
+	activeAt        time.Time // when it last had something to send
+	busy            int       // requests in progress
+	cands           []pick    // what it would send now, in its order
+	taken           int       // how many of cands got a slot
+}
+
+// share hands n free slots to the views' candidates: each slot goes to the
+// endpoint with the fewest requests in progress, ties going to the first in
+// views' order (which rotates). An endpoint that already has a request in
+// progress takes another only if that leaves a slot for every other active
+// endpoint (one with something to send, or that had within reserveFor)
+// that has none: a receiver that is slow to answer cannot hold every slot
+// while another endpoint has work, nor delay the next event of one that
+// sends now and then. If candidates are left waiting for a reservation,
+// until is when the earliest one lapses.
+func share(views []*epView, n int, now time.Time) (picks []pick, until time.Time) {
+	active := func(v *epView) bool { return len(v.cands) > 0 || recent(v.activeAt, now) }
+	for len(picks) < n {
+		var best *epView
+		idle := 0 // active endpoints with nothing in progress
+		for _, v := range views {
+			if active(v) && v.busy+v.taken == 0 {
+				idle++
+			}
+		}
+		for _, v := range views {
+			load := v.busy + v.taken
+			if v.taken >= len(v.cands) || load > 0 && n-len(picks)-1 < idle {
+				continue
+			}
+			if best == nil || load < best.busy+best.taken {
+				best = v
+			}
+		}
+		if best == nil {
+			break
+		}
+		picks = append(picks, best.cands[best.taken])
+		best.taken++
+	}
+	for _, v := range views {
+		if v.taken < len(v.cands) {
+			// Waiting for a slot: one freeing wakes the dispatcher, but a
+			// reservation lapsing does not.
+			for _, r := range views {
+				if r != v && len(r.cands) == 0 && r.busy == 0 && recent(r.activeAt, now) {
+					if t := r.activeAt.Add(reserveFor); until.IsZero() || t.Before(until) {
+						until = t
+					}
+				}
+			}
+			break
+		}
+	}
+	return picks, until
 }
 
 // retryAfterCap bounds the wait a Retry-After can ask for, in MaxIntervals.
@@ -571,4 +635,50 @@ func (o *Outbox) backoff(p RetryPolicy, attempts int) time.Duration {
 	}
 	d = min(d, p.MaxInterval)
 	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+// recent reports whether an endpoint active at t still has its reservation
+// at now (a clock set back does not extend it beyond reserveFor).
+func recent(t, now time.Time) bool {
+	d := now.Sub(t)
+	return d < reserveFor && d > -reserveFor
+}
+
+// slotTable counts the requests in progress, in all and per endpoint.
+type slotTable struct {
+	mu    sync.Mutex
+	total int
+	by    map[string]int
+}
+
+// take counts a request to endpoint that starts.
+func (s *slotTable) take(endpoint string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.by == nil {
+		s.by = make(map[string]int)
+	}
+	s.total++
+	s.by[endpoint]++
+}
+
+// free counts a request to endpoint that has its answer.
+func (s *slotTable) free(endpoint string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.total--
+	if s.by[endpoint]--; s.by[endpoint] <= 0 {
+		delete(s.by, endpoint)
+	}
+}
+
+// snapshot returns the counts now.
+func (s *slotTable) snapshot() (int, map[string]int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	by := make(map[string]int, len(s.by))
+	for k, v := range s.by {
+		by[k] = v
+	}
+	return s.total, by
 }

@@ -64,6 +64,9 @@ type endpointState struct {
 	nextProbe time.Time
 	// lastAnswer is when it last answered (any status).
 	lastAnswer time.Time
+	// activeAt is when it last had something to send, or was configured
+	// (see reserveFor).
+	activeAt time.Time
 }
 
 // wants reports whether the endpoint subscribes to an event.
@@ -117,11 +120,13 @@ func (o *Outbox) SetEndpoints(eps []Endpoint) error {
 	for name, st := range states {
 		if old, ok := o.endpoints[name]; ok {
 			st.failing, st.transport, st.drain, st.nextProbe = old.failing, old.transport, old.drain, old.nextProbe
-			st.lastAnswer = old.lastAnswer
+			st.lastAnswer, st.activeAt = old.lastAnswer, old.activeAt
 		} else {
 			// New, or back after a removal: whatever was parked for it goes
-			// out now, oldest first (a drain of nothing ends at once).
+			// out now, oldest first (a drain of nothing ends at once). It
+			// has a slot reserved for a while, as if it had just sent.
 			st.drain = true
+			st.activeAt = o.opts.Clock.Now()
 		}
 		st.disabled = disabled[name]
 	}

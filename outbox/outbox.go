@@ -25,6 +25,8 @@ type Outbox struct {
 	metrics   metricsState
 	offline   offlineState
 	kick      chan struct{}
+	// turn rotates the endpoint the dispatcher serves first (see pickDue).
+	turn      int
 	committer *committer
 	// delivery holds the settings a reload may change (see SetDelivery).
 	delivery atomic.Pointer[Delivery]
