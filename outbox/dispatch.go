@@ -159,11 +159,12 @@ const reserveFor = time.Minute
 
 // pickDue chooses up to n deliveries to attempt now and returns when the
 // next one is due. What each endpoint may send:
-//   - offline (no endpoint answers): only a probe, the oldest delivery, once
-//     per ProbeInterval;
-//   - draining (an endpoint answered after failures): the backlog oldest
-//     first, whatever its backoff said;
-//   - failing: a probe when its time comes, else what is due;
+//   - unreachable (see reach.go): only a probe, the oldest delivery, when
+//     its time comes and no request to it is in progress;
+//   - draining (it answered after failures): the backlog oldest first,
+//     whatever its backoff said;
+//   - failing (it answers with errors): a probe when its time comes, else
+//     what is due;
 //   - healthy: what is due, earliest first.
 //
 // busy counts each endpoint's requests in progress. The n free slots are
@@ -171,7 +172,6 @@ const reserveFor = time.Minute
 // to answer, never holds every slot while another endpoint is active.
 func (o *Outbox) pickDue(now time.Time, n int, inflight map[string]bool, busy map[string]int) ([]pick, time.Time, error) {
 	o.mu.Lock()
-	offline := o.offline.offline
 	views := make([]*epView, 0, len(o.endpoints))
 	for name, st := range o.endpoints {
 		if st.disabled {
@@ -180,9 +180,9 @@ func (o *Outbox) pickDue(now time.Time, n int, inflight map[string]bool, busy ma
 		// Times later than the longest wait the dispatcher schedules were
 		// stamped by a clock that has since been set back: due now.
 		stale := now.Add(o.longestWait(st.ep.Retry))
-		probeNow := (st.failing > 0 || offline) && (!now.Before(st.nextProbe) || st.nextProbe.After(stale))
-		views = append(views, &epView{name: name, drain: st.drain && !offline, probeNow: probeNow, failing: st.failing > 0,
-			nextProbe: st.nextProbe, stale: stale, activeAt: st.activeAt, busy: busy[name]})
+		probeNow := (st.failing > 0 || st.reach.offline) && (!now.Before(st.nextProbe) || st.nextProbe.After(stale))
+		views = append(views, &epView{name: name, unreachable: st.reach.offline, drain: st.drain, probeNow: probeNow,
+			failing: st.failing > 0, nextProbe: st.nextProbe, stale: stale, activeAt: st.activeAt, busy: busy[name]})
 	}
 	// The endpoint served first when counts tie turns with each call.
 	sort.Slice(views, func(i, j int) bool { return views[i].name < views[j].name })
@@ -198,7 +198,7 @@ func (o *Outbox) pickDue(now time.Time, n int, inflight map[string]bool, busy ma
 			next = t
 		}
 	}
-	var probed, drained []string
+	var drained []string
 	err := o.db.View(func(tx *bbolt.Tx) error {
 		pending := tx.Bucket(pendingBucket).Cursor()
 		due := tx.Bucket(dueBucket).Cursor()
@@ -222,17 +222,24 @@ func (o *Outbox) pickDue(now time.Time, n int, inflight map[string]bool, busy ma
 		}
 		for _, v := range views {
 			switch {
-			case offline || v.failing && !v.drain:
+			case v.unreachable:
+				// One probe at a time: a request in progress wakes the
+				// dispatcher when it ends.
+				if v.busy > 0 {
+					continue
+				}
 				if v.probeNow {
-					if oldest(v, 1, true) {
-						probed = append(probed, v.name)
-					}
+					oldest(v, 1, true)
 					continue
 				}
 				soon(v.nextProbe)
-				if offline {
+				continue
+			case v.failing && !v.drain:
+				if v.probeNow {
+					oldest(v, 1, true)
 					continue
 				}
+				soon(v.nextProbe)
 			case v.drain:
 				if !oldest(v, n, false) {
 					drained = append(drained, v.name)
@@ -273,8 +280,11 @@ func (o *Outbox) pickDue(now time.Time, n int, inflight map[string]bool, busy ma
 		if len(v.cands) > 0 {
 			st.activeAt = now
 		}
-		if slices.Contains(probed, v.name) && v.taken > 0 {
-			st.nextProbe = now.Add(o.jitter(o.opts.ProbeInterval))
+		if v.taken > 0 && v.cands[0].probe {
+			st.lastProbe = now
+			if !v.unreachable {
+				st.nextProbe = now.Add(o.jitter(o.settings().ProbeMax))
+			}
 		}
 		if slices.Contains(drained, v.name) {
 			st.drain = false
@@ -287,6 +297,7 @@ func (o *Outbox) pickDue(now time.Time, n int, inflight map[string]bool, busy ma
 // epView is what pickDue knows of one endpoint.
 type epView struct {
 	name            string
+	unreachable     bool
 	drain, probeNow bool
 	failing         bool
 	nextProbe       time.Time
@@ -353,11 +364,11 @@ const retryAfterCap = 24
 
 // longestWait is more than the longest wait the dispatcher schedules for a
 // delivery or a probe of an endpoint with policy p (a Retry-After at its
-// cap, a jittered probe interval). A due time further than that from now
+// cap, a jittered probe). A due time further than that from now
 // was stamped by a clock that has since been set back (a clock ahead that
 // NTP corrects), and is taken as due now rather than waited for.
 func (o *Outbox) longestWait(p RetryPolicy) time.Duration {
-	return max(retryAfterCap*p.MaxInterval, o.opts.ProbeInterval*3/2) + ageSlack
+	return max(retryAfterCap*p.MaxInterval, o.settings().ProbeMax*3/2) + ageSlack
 }
 
 // jitter spreads d over [d/2, 3d/2).
@@ -476,6 +487,8 @@ func (o *Outbox) settle(res attemptResult, freed func()) {
 	}
 	now := o.opts.Clock.Now()
 	outcome := classify(res)
+	var nextProbe time.Time // when an unreachable endpoint is probed next
+	var reachable bool      // the endpoint answered after being unreachable
 	o.mu.Lock()
 	st := o.endpoints[res.endpoint]
 	var policy RetryPolicy
@@ -483,38 +496,60 @@ func (o *Outbox) settle(res attemptResult, freed func()) {
 		policy = st.ep.Retry
 		if outcome == OutcomeNetwork && !st.lastAnswer.Before(res.started) {
 			// Stale: the endpoint answered another request since this one
-			// left; a late refusal or timeout says nothing about it now.
+			// left; a late refusal or timeout says nothing about it now. It
+			// counts as a failed attempt.
 		} else if outcome == OutcomeNetwork {
+			outcome = OutcomeOffline
 			st.failing++
-			st.transport, st.drain = true, false
-			if st.nextProbe.Before(now) {
-				st.nextProbe = now.Add(o.jitter(o.opts.ProbeInterval))
+			st.drain = false
+			switch {
+			case !st.reach.offline:
+				// Unreachable from when the request left: the time until it
+				// answers again is not counted in its deliveries' ages.
+				since := res.started
+				if since.After(now) {
+					since = now
+				}
+				st.reach.start(since)
+				st.probes, st.lastProbe = 0, now
+				st.nextProbe = now.Add(o.probeWait(0))
+				o.opts.Logger.Warn("endpoint unreachable; probing", "endpoint", res.endpoint, "err", res.err)
+			case res.probe:
+				st.probes++
+				st.nextProbe = now.Add(o.probeWait(st.probes))
 			}
-			if o.allTransportFailing() && !o.offline.offline {
+			nextProbe = st.nextProbe
+			if o.allUnreachable() && !o.offline.offline {
 				o.offline.start(now)
-				o.opts.Logger.Warn("network down: no endpoint answers; probing", "probe_interval", o.opts.ProbeInterval)
+				o.opts.Logger.Warn("network down: no endpoint answers; probing", "probe_max", o.settings().ProbeMax)
 			}
 		} else {
 			if o.offline.offline {
+				// Some endpoint answers: the others may well too.
 				o.offline.end(now)
-				o.opts.Logger.Info("network back: draining the backlog")
+				o.opts.Logger.Info("network back: probing the other endpoints")
 				for _, other := range o.endpoints {
-					if other.failing > 0 {
-						other.drain = true
+					if other.reach.offline {
+						other.nextProbe, other.probes = now, 0
 					}
 				}
 			}
-			st.lastAnswer = now
+			if st.reach.offline {
+				st.reach.end(now)
+				reachable = true
+				o.opts.Logger.Info("endpoint reachable again", "endpoint", res.endpoint)
+			}
+			st.lastAnswer, st.probes = now, 0
 			if outcome == OutcomeDelivered {
 				if st.failing > 0 {
 					st.drain = true
 				}
-				st.failing, st.transport = 0, false
+				st.failing = 0
 			} else {
 				st.failing++
-				st.transport, st.drain = false, false
-				if st.nextProbe.Before(now) {
-					st.nextProbe = now.Add(o.jitter(o.opts.ProbeInterval))
+				st.drain = false
+				if !st.nextProbe.After(now) {
+					st.nextProbe = now.Add(o.jitter(o.settings().ProbeMax))
 				}
 			}
 			if outcome == OutcomeDisabled {
@@ -528,12 +563,8 @@ func (o *Outbox) settle(res attemptResult, freed func()) {
 	} else {
 		policy = RetryPolicy{}.withDefaults()
 	}
-	offline := o.offline.offline
-	offTotal := o.offline.totalAt(now)
+	offTotal := o.reachOf(res.endpoint).totalAt(now)
 	o.mu.Unlock()
-	if outcome == OutcomeNetwork && offline {
-		outcome = OutcomeOffline
-	}
 	freed()
 
 	final := outcome
@@ -545,6 +576,11 @@ func (o *Outbox) settle(res attemptResult, freed func()) {
 		}
 		if err := deletePending(tx, res.endpoint, d.NextDue, res.seq); err != nil {
 			return err
+		}
+		if reachable {
+			if err := putU64(tx.Bucket(metaBucket), offlineKeyPrefix+res.endpoint, uint64(offTotal)); err != nil {
+				return err
+			}
 		}
 		// The age is brought up to date on every outcome, so that each
 		// gap is measured against the wait that was scheduled for it.
@@ -570,7 +606,10 @@ func (o *Outbox) settle(res attemptResult, freed func()) {
 			}
 			d.NextDue = now
 		case OutcomeOffline:
-			d.NextDue = now.Add(o.opts.ProbeInterval)
+			d.NextDue = nextProbe
+			if d.NextDue.Before(now) {
+				d.NextDue = now
+			}
 		default:
 			d.Attempts++
 			if outcome == OutcomeClientError {
@@ -610,15 +649,15 @@ func (o *Outbox) settle(res attemptResult, freed func()) {
 	}
 }
 
-// allTransportFailing reports whether every enabled endpoint's last attempt
-// failed without an answer. o.mu is held.
-func (o *Outbox) allTransportFailing() bool {
+// allUnreachable reports whether every enabled endpoint is unreachable.
+// o.mu is held.
+func (o *Outbox) allUnreachable() bool {
 	n := 0
 	for _, st := range o.endpoints {
 		if st.disabled {
 			continue
 		}
-		if st.failing == 0 || !st.transport {
+		if !st.reach.offline {
 			return false
 		}
 		n++

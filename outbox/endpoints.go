@@ -59,9 +59,15 @@ type endpointState struct {
 	enc       *webhook.Encoder
 	disabled  bool // answered 410 Gone
 	failing   int  // consecutive failed attempts
-	transport bool // the last failure was at the transport level
 	drain     bool // an answer came back after failures: send everything now
 	nextProbe time.Time
+	// reach accounts for the time it is unreachable (see reach.go); it is
+	// the Outbox's account for its name, kept when the endpoint changes.
+	reach *offlineState
+	// probes counts the failed probes since it became unreachable, and
+	// lastProbe is when the last one left.
+	probes    int
+	lastProbe time.Time
 	// lastAnswer is when it last answered (any status).
 	lastAnswer time.Time
 	// activeAt is when it last had something to send, or was configured
@@ -119,8 +125,9 @@ func (o *Outbox) SetEndpoints(eps []Endpoint) error {
 	o.mu.Lock()
 	for name, st := range states {
 		if old, ok := o.endpoints[name]; ok {
-			st.failing, st.transport, st.drain, st.nextProbe = old.failing, old.transport, old.drain, old.nextProbe
+			st.failing, st.drain, st.nextProbe = old.failing, old.drain, old.nextProbe
 			st.lastAnswer, st.activeAt = old.lastAnswer, old.activeAt
+			st.probes, st.lastProbe = old.probes, old.lastProbe
 		} else {
 			// New, or back after a removal: whatever was parked for it goes
 			// out now, oldest first (a drain of nothing ends at once). It
@@ -129,6 +136,7 @@ func (o *Outbox) SetEndpoints(eps []Endpoint) error {
 			st.activeAt = o.opts.Clock.Now()
 		}
 		st.disabled = disabled[name]
+		st.reach = o.reachOf(name)
 	}
 	o.endpoints = states
 	o.mu.Unlock()

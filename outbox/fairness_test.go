@@ -12,9 +12,10 @@ import (
 )
 
 // TestSlowEndpointDoesNotStarveOthers: with a receiver that answers after
-// 1.5 s holding a backlog, another endpoint's deliveries go out as if it
-// were alone, whichever of the two sorts first by name (free slots used to
-// go to endpoints in name order: `a-slow` took them all, `z-slow` none).
+// 1.5 s (or never: it times out) holding a backlog, another endpoint's
+// deliveries go out as if it were alone, whichever of the two sorts first
+// by name (free slots used to go to endpoints in name order: `a-slow` took
+// them all, `z-slow` none).
 // Its p99 latency (enqueue to arrival) is compared with a run without the
 // slow endpoint; the allowance is relative to the slow receiver's delay,
 // which a starved endpoint waits for.
@@ -22,15 +23,18 @@ func TestSlowEndpointDoesNotStarveOthers(t *testing.T) {
 	const slowDelay = 1500 * time.Millisecond
 	tests := []struct {
 		name, slow string
+		timeout    time.Duration // the slow endpoint's
 	}{
-		{"alone", ""},
-		{"slow sorts first", "a-slow"},
-		{"slow sorts last", "z-slow"},
+		{"alone", "", 0},
+		{"slow sorts first", "a-slow", 4 * slowDelay},
+		{"slow sorts last", "z-slow", 4 * slowDelay},
+		{"black hole sorts first", "a-hole", slowDelay / 2},
+		{"black hole sorts last", "z-hole", slowDelay / 2},
 	}
 	var alone time.Duration
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			lat := fastLatencies(t, tt.slow, slowDelay)
+			lat := fastLatencies(t, tt.slow, slowDelay, tt.timeout)
 			p50, p99 := percentile(lat, 0.50), percentile(lat, 0.99)
 			t.Logf("b-fast next to %q: %d deliveries, p50 %s, p99 %s", tt.slow, len(lat), p50, p99)
 			if tt.slow == "" {
@@ -46,9 +50,10 @@ func TestSlowEndpointDoesNotStarveOthers(t *testing.T) {
 
 // fastLatencies runs an outbox (concurrency 4) with an endpoint b-fast
 // and, unless slow is empty, an endpoint of that name whose receiver takes
-// delay to answer and which has a backlog of its own. It enqueues events
-// for both at a steady pace and returns b-fast's latencies.
-func fastLatencies(t *testing.T, slow string, delay time.Duration) []time.Duration {
+// delay to answer (its requests time out after timeout) and which has a
+// backlog of its own. It enqueues events for both at a steady pace and
+// returns b-fast's latencies.
+func fastLatencies(t *testing.T, slow string, delay, timeout time.Duration) []time.Duration {
 	fast := newReceiver(t, nil)
 	o := open(t, Options{Concurrency: 4})
 	eps := []Endpoint{fast.endpoint("b-fast")}
@@ -57,7 +62,7 @@ func fastLatencies(t *testing.T, slow string, delay time.Duration) []time.Durati
 		sr := newReceiver(t, nil)
 		sr.delay = func(int) time.Duration { return delay }
 		ep := sr.endpoint(slow)
-		ep.Timeout = 4 * delay
+		ep.Timeout = timeout
 		eps = append(eps, ep)
 	}
 	if err := o.SetEndpoints(eps); err != nil {
