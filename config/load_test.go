@@ -107,6 +107,7 @@ func TestLoadInvalidFiles(t *testing.T) {
 			{"phones[0].concat_timeout", 8, "must be at least 1m, got 30s"},
 			{"phones[0].ring_gap", 9, "must be at least 2s, got 1s"},
 			{"phones[1].ring_gap", 12, "must be at least 2s, got -3s"},
+			{"delivery.probe_max", 14, "must be at least 1s, got 500ms"},
 		}},
 		{"url_query.yaml", []want{
 			{"webhooks[0].url", 7, `query parameter "webhook_type" is one of simhook's own fields`},
@@ -201,7 +202,7 @@ func TestLoadExample(t *testing.T) {
 			Method: "post", Format: "template", Template: `{"text": "SMS from {{.Body.origin}}"}`,
 			Timeout: D(15 * time.Second), Retry: Retry{Initial: D(5 * time.Second), MaxInterval: D(time.Hour), MaxAge: D(168 * time.Hour)}},
 	}
-	want.Delivery = Delivery{Concurrency: 8, RequireTimeSync: false, Retention: D(72 * time.Hour)}
+	want.Delivery = Delivery{Concurrency: 8, RequireTimeSync: false, Retention: D(72 * time.Hour), ProbeMax: D(10 * time.Second)}
 	want.Reliability.CheckInterval = D(5 * time.Minute)
 	want.Reliability.Failed = Threshold{Enabled: true, Rate: 0.5, MinVolume: 4, Period: D(30 * time.Minute), Grace: D(0), AutoDisable: true}
 	want.Sending = Sending{QueueTimeout: D(2 * time.Minute), MaxAttempts: 5}
