@@ -182,7 +182,7 @@ func (o *Outbox) pickDue(now time.Time, n int, inflight map[string]bool, busy ma
 		stale := now.Add(o.longestWait(st.ep.Retry))
 		probeNow := (st.failing > 0 || st.reach.offline) && (!now.Before(st.nextProbe) || st.nextProbe.After(stale))
 		views = append(views, &epView{name: name, unreachable: st.reach.offline, drain: st.drain, probeNow: probeNow,
-			failing: st.failing > 0, nextProbe: st.nextProbe, stale: stale, activeAt: st.activeAt, busy: busy[name]})
+			failing: st.failing > 0, netChanged: st.netChanged, nextProbe: st.nextProbe, stale: stale, activeAt: st.activeAt, busy: busy[name]})
 	}
 	// The endpoint served first when counts tie turns with each call.
 	sort.Slice(views, func(i, j int) bool { return views[i].name < views[j].name })
@@ -223,9 +223,10 @@ func (o *Outbox) pickDue(now time.Time, n int, inflight map[string]bool, busy ma
 		for _, v := range views {
 			switch {
 			case v.unreachable:
-				// One probe at a time: a request in progress wakes the
-				// dispatcher when it ends.
-				if v.busy > 0 {
+				// One probe at a time, unless the network changed since
+				// the one in progress left: a request in progress wakes
+				// the dispatcher when it ends.
+				if v.busy > 0 && !v.netChanged {
 					continue
 				}
 				if v.probeNow {
@@ -281,7 +282,7 @@ func (o *Outbox) pickDue(now time.Time, n int, inflight map[string]bool, busy ma
 			st.activeAt = now
 		}
 		if v.taken > 0 && v.cands[0].probe {
-			st.lastProbe = now
+			st.lastProbe, st.netChanged = now, false
 			if !v.unreachable {
 				st.nextProbe = now.Add(o.jitter(o.settings().ProbeMax))
 			}
@@ -298,6 +299,7 @@ func (o *Outbox) pickDue(now time.Time, n int, inflight map[string]bool, busy ma
 type epView struct {
 	name            string
 	unreachable     bool
+	netChanged      bool // the network changed since its last probe
 	drain, probeNow bool
 	failing         bool
 	nextProbe       time.Time

@@ -68,6 +68,9 @@ type endpointState struct {
 	// lastProbe is when the last one left.
 	probes    int
 	lastProbe time.Time
+	// netChanged allows one probe while a request is in progress: the
+	// host's network changed since (see NetworkChanged).
+	netChanged bool
 	// lastAnswer is when it last answered (any status).
 	lastAnswer time.Time
 	// activeAt is when it last had something to send, or was configured
@@ -127,7 +130,7 @@ func (o *Outbox) SetEndpoints(eps []Endpoint) error {
 		if old, ok := o.endpoints[name]; ok {
 			st.failing, st.drain, st.nextProbe = old.failing, old.drain, old.nextProbe
 			st.lastAnswer, st.activeAt = old.lastAnswer, old.activeAt
-			st.probes, st.lastProbe = old.probes, old.lastProbe
+			st.probes, st.lastProbe, st.netChanged = old.probes, old.lastProbe, old.netChanged
 		} else {
 			// New, or back after a removal: whatever was parked for it goes
 			// out now, oldest first (a drain of nothing ends at once). It

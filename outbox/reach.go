@@ -100,14 +100,16 @@ func (o *Outbox) probeWait(n int) time.Duration {
 
 // NetworkChanged tells the outbox that the host's network changed (a link
 // came up, an address or a default route was added): every unreachable
-// endpoint is probed at once, and its probe backoff starts again.
+// endpoint is probed at once, even if a request to it is still in progress
+// (it may hang on the old network until its timeout), and its probe
+// backoff starts again.
 func (o *Outbox) NetworkChanged() {
 	now := o.opts.Clock.Now()
 	n := 0
 	o.mu.Lock()
 	for _, st := range o.endpoints {
 		if !st.disabled && st.reach.offline {
-			st.nextProbe, st.probes = now, 0
+			st.nextProbe, st.probes, st.netChanged = now, 0, true
 			n++
 		}
 	}

@@ -5,11 +5,12 @@ import (
 	"time"
 )
 
-// TestProbeTriggers: an unreachable endpoint is probed (one request at a
-// time, the oldest delivery) when the host's network changes, when another
-// endpoint answers after none did, and when a new event is queued for it
-// at least ProbeFirst after its last probe; an endpoint that answers is
-// not held back by it.
+// TestProbeTriggers: an unreachable endpoint is probed (the oldest
+// delivery, one request at a time unless the network changed since the one
+// in progress left) when the host's network changes, when another endpoint
+// answers after none did, and when a new event is queued for it at least
+// ProbeFirst after its last probe; an endpoint that answers is not held
+// back by it.
 func TestProbeTriggers(t *testing.T) {
 	clock := newFakeClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	o := open(t, Options{Clock: clock, ProbeInterval: time.Hour})
@@ -57,8 +58,9 @@ func TestProbeTriggers(t *testing.T) {
 		probe   bool
 	}{
 		{"backed off", func() {}, nil, false},
+		{"due, a request in progress", func() { clock.Advance(time.Hour) }, map[string]int{"down": 1}, false},
 		{"network changed", o.NetworkChanged, nil, true},
-		{"network changed, a request in progress", o.NetworkChanged, map[string]int{"down": 1}, false},
+		{"network changed, a request in progress", o.NetworkChanged, map[string]int{"down": 1}, true},
 		{"new event soon after the last probe", func() { enqueueN(t, o, 10, 1) }, nil, false},
 		{"new event a probe interval later", func() { clock.Advance(time.Second); enqueueN(t, o, 11, 1) }, nil, true},
 	}
