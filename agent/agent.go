@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/simhook/simhook/config"
+	"github.com/simhook/simhook/internal/netwatch"
 	"github.com/simhook/simhook/modem"
 	"github.com/simhook/simhook/outbox"
 )
@@ -32,8 +33,13 @@ type Options struct {
 	Modem func(*modem.Config)
 	// StopTimeout bounds the graceful stop (default 10s).
 	StopTimeout time.Duration
-	// ProbeInterval overrides the outbox's offline probe interval.
+	// ProbeInterval, if set, overrides delivery.probe_max, the cap of the
+	// outbox's probe backoff (tests with an injected clock).
 	ProbeInterval time.Duration
+	// NoNetWatch leaves the host's network changes unwatched (by default a
+	// NETLINK_ROUTE socket makes the outbox probe unreachable endpoints as
+	// soon as a link comes up or an address or default route is added).
+	NoNetWatch bool
 	// ClockState overrides the clock guard (tests); nil means the real one.
 	ClockState func() outbox.ClockState
 	// CheckOutbox checks outbox.db before it is opened; nil means the
@@ -156,6 +162,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		}()
 	}
 	goOwned("outbox", out.Run)
+	if !a.opts.NoNetWatch {
+		goOwned("netwatch", func(ctx context.Context) error { return a.watchNetwork(ctx, out) })
+	}
 
 	phonesCtx, stopPhones := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopPhones()
@@ -232,9 +241,21 @@ func (a *Agent) outboxOptions(cfg *config.Config) outbox.Options {
 		HTTPClient:      a.opts.HTTPClient,
 		RequireTimeSync: cfg.Delivery.RequireTimeSync,
 		Retention:       cfg.Delivery.Retention.Duration,
-		ProbeInterval:   a.opts.ProbeInterval,
+		ProbeInterval:   a.deliverySettings(cfg).ProbeMax,
 		ClockState:      a.opts.ClockState,
 	}
+}
+
+// watchNetwork tells the outbox of the host's network changes until ctx
+// ends. Without a NETLINK_ROUTE socket (a sandbox that forbids it) the
+// probes keep their backoff alone.
+func (a *Agent) watchNetwork(ctx context.Context, out *outbox.Outbox) error {
+	l, err := netwatch.Listen()
+	if err != nil {
+		a.log.Warn("network changes not watched; unreachable endpoints are found back by their probes alone", "err", err)
+		return nil
+	}
+	return l.Run(ctx, out.NetworkChanged)
 }
 
 // now is the agent's clock.

@@ -17,7 +17,8 @@ import (
 // synchronised (as inside the unit's sandbox without timesyncd): turning
 // require_time_sync on holds the next SMS; turning it off releases it with
 // no restart (before, the change was logged "configuration applied" and
-// nothing moved); concurrency and retention take their new values.
+// nothing moved); concurrency, retention and probe_max take their new
+// values.
 func TestDeliveryKeysApplyOnReload(t *testing.T) {
 	unknown := func() outbox.ClockState { return outbox.ClockState{Source: "test: cannot tell"} }
 	l := startLab(t, lab.Options{Agent: agent.Options{ClockState: unknown}})
@@ -73,5 +74,12 @@ func TestDeliveryKeysApplyOnReload(t *testing.T) {
 	apply(edit("retention: 168h", "retention: 2h"))
 	if r := out.Delivery().Retention; r != 2*time.Hour {
 		t.Errorf("retention %s after the reload, want 2h", r)
+	}
+	if p := out.Delivery().ProbeMax; p != 30*time.Second {
+		t.Errorf("probe_max %s by default, want 30s", p)
+	}
+	apply(edit("retention: 168h", "retention: 168h\n  probe_max: 5s"))
+	if p := out.Delivery().ProbeMax; p != 5*time.Second {
+		t.Errorf("probe_max %s after the reload, want 5s", p)
 	}
 }

@@ -178,7 +178,7 @@ func (a *Agent) writeOutboxMetrics(m *promWriter) {
 			m.counter("simhook_deliveries_total", "Delivery attempt outcomes, by endpoint and class.", float64(mt.Deliveries[name][o]), "endpoint", name, "outcome", o)
 		}
 	}
-	m.gauge("simhook_network_online", "0 while every endpoint fails at the transport level.", boolValue(!mt.Offline))
+	m.gauge("simhook_network_online", "0 while every endpoint is unreachable (fails at the transport level).", boolValue(!mt.Offline))
 	m.counter("simhook_outbox_damaged_total", "Damaged outbox files moved aside at start (this process).", float64(mt.Damaged))
 	m.gauge("simhook_time_sync_hold", "1 while webhooks wait for the system clock to synchronise.", boolValue(mt.TimeSyncHold))
 	m.counter("simhook_clock_unknown_total", "Times the clock guard could not tell whether the clock is synchronised (held as unsynchronised).", float64(mt.ClockUnknown))
@@ -197,6 +197,9 @@ func (a *Agent) writeOutboxMetrics(m *promWriter) {
 	}
 	for _, e := range st.Endpoints {
 		m.gauge("simhook_endpoint_disabled", "1 after the endpoint answered 410 Gone.", boolValue(e.Disabled), "endpoint", e.Name)
+	}
+	for _, e := range st.Endpoints {
+		m.gauge("simhook_endpoint_unreachable", "1 from a failure at the transport level until the endpoint answers again (probed meanwhile).", boolValue(e.Unreachable), "endpoint", e.Name)
 	}
 	m.gauge("simhook_outbox_events", "Events held in the outbox file.", float64(st.Events))
 }

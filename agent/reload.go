@@ -15,9 +15,9 @@ import (
 
 // Apply puts a new, already validated configuration in force while the
 // agent runs: the endpoints and every delivery setting (concurrency,
-// require_time_sync, retention) at once in the outbox, and thresholds;
-// phones that were added, removed or changed start, stop or restart only
-// their own worker. Settings that need a restart (state directory, API
+// require_time_sync, retention, probe_max) at once in the outbox, and
+// thresholds; phones that were added, removed or changed start, stop or
+// restart only their own worker. Settings that need a restart (state directory, API
 // socket) are logged and keep their running value.
 func (a *Agent) Apply(cfg *config.Config) error {
 	a.applyMu.Lock()
@@ -36,7 +36,7 @@ func (a *Agent) Apply(cfg *config.Config) error {
 			a.ConfigError(err)
 			return fmt.Errorf("apply endpoints: %w", err)
 		}
-		out.SetDelivery(deliverySettings(cfg))
+		out.SetDelivery(a.deliverySettings(cfg))
 	}
 	a.cfg.Store(cfg)
 	a.loc.Store(cfg.Location())
@@ -48,13 +48,18 @@ func (a *Agent) Apply(cfg *config.Config) error {
 }
 
 // deliverySettings maps the configuration's delivery section onto the
-// outbox's live settings.
-func deliverySettings(cfg *config.Config) outbox.Delivery {
-	return outbox.Delivery{
+// outbox's live settings (Options.ProbeInterval, if set, wins).
+func (a *Agent) deliverySettings(cfg *config.Config) outbox.Delivery {
+	d := outbox.Delivery{
 		Concurrency:     cfg.Delivery.Concurrency,
 		RequireTimeSync: cfg.Delivery.RequireTimeSync,
 		Retention:       cfg.Delivery.Retention.Duration,
+		ProbeMax:        cfg.Delivery.ProbeMax.Duration,
 	}
+	if a.opts.ProbeInterval > 0 {
+		d.ProbeMax = a.opts.ProbeInterval
+	}
+	return d
 }
 
 // ConfigError records a configuration that was refused; the running one

@@ -188,6 +188,10 @@ type Delivery struct {
 	// Retention is how long delivered, dead-lettered and expired events are
 	// kept for inspection and replay. Default 168h.
 	Retention Duration `yaml:"retention"`
+	// ProbeMax caps the wait between two probes of an endpoint that does not
+	// answer (refused, DNS, timeout): the first comes about a second after
+	// the failure, the next ones double up to it. Default 30s, at least 1s.
+	ProbeMax Duration `yaml:"probe_max"`
 }
 
 // Reliability is the reliability section: when to send phone_reliability
@@ -256,7 +260,7 @@ func Default() *Config {
 		UserID:   1,
 		Log:      Log{Level: "info", Format: "text"},
 		API:      API{Socket: DefaultSocket},
-		Delivery: Delivery{Concurrency: 4, RequireTimeSync: true, Retention: D(168 * time.Hour)},
+		Delivery: Delivery{Concurrency: 4, RequireTimeSync: true, Retention: D(168 * time.Hour), ProbeMax: D(30 * time.Second)},
 		Reliability: Reliability{
 			CheckInterval: D(15 * time.Minute),
 			Failed:        Threshold{Enabled: true, Rate: 0.10, MinVolume: 25, Period: D(120 * time.Minute), Grace: D(time.Minute)},

@@ -107,6 +107,7 @@ func TestLoadInvalidFiles(t *testing.T) {
 			{"phones[0].concat_timeout", 8, "must be at least 1m, got 30s"},
 			{"phones[0].ring_gap", 9, "must be at least 2s, got 1s"},
 			{"phones[1].ring_gap", 12, "must be at least 2s, got -3s"},
+			{"delivery.probe_max", 14, "must be at least 1s, got 500ms"},
 		}},
 		{"headers.yaml", []want{
 			{"webhooks[0].headers.Content-Type", 7, "set by simhook"},
@@ -219,7 +220,7 @@ func TestLoadExample(t *testing.T) {
 			Method: "post", Format: "template", Template: `{"text": {{json (printf "SMS from %s: %s" .Body.origin .Body.text)}}}`,
 			MaxBody: 64 << 10, Timeout: D(15 * time.Second), Retry: Retry{Initial: D(5 * time.Second), MaxInterval: D(time.Hour), MaxAge: D(168 * time.Hour)}},
 	}
-	want.Delivery = Delivery{Concurrency: 8, RequireTimeSync: false, Retention: D(72 * time.Hour)}
+	want.Delivery = Delivery{Concurrency: 8, RequireTimeSync: false, Retention: D(72 * time.Hour), ProbeMax: D(10 * time.Second)}
 	want.Reliability.CheckInterval = D(5 * time.Minute)
 	want.Reliability.Failed = Threshold{Enabled: true, Rate: 0.5, MinVolume: 4, Period: D(30 * time.Minute), Grace: D(0), AutoDisable: true}
 	want.Sending = Sending{QueueTimeout: D(2 * time.Minute), MaxAttempts: 5}

@@ -190,11 +190,9 @@ func (o *Outbox) Retry(sel RetrySelector) (int, error) {
 		}
 	}
 	now := o.opts.Clock.Now()
-	o.mu.Lock()
-	offTotal := o.offline.totalAt(now)
-	o.mu.Unlock()
 	n, err := o.eachDead(sel, func(tx *bbolt.Tx, k []byte) error {
 		seq, name := seqOf(k), string(k[8:])
+		offTotal := o.offlineTotalOf(name, now)
 		d, ok, err := getDelivery(tx, seq, name)
 		if err != nil || !ok {
 			return err

@@ -210,9 +210,11 @@ func TestParseRetryAfter(t *testing.T) {
 }
 
 // TestOneEndpointDownIsNotOffline: with one endpoint refusing and another
-// answering, the network is not down, so the refusing endpoint's
-// deliveries spend their budget (MaxAge) and die, while the other gets
-// everything.
+// answering, the network is not down: the answering endpoint gets
+// everything at once. The refusing endpoint is unreachable: its time
+// unreachable is not counted, so its deliveries outlive their MaxAge
+// (they used to spend their budget and die), attempts are not counted,
+// and only probes go out to it.
 func TestOneEndpointDownIsNotOffline(t *testing.T) {
 	up := newReceiver(t, nil)
 	down := newReceiver(t, nil)
@@ -231,19 +233,29 @@ func TestOneEndpointDownIsNotOffline(t *testing.T) {
 		enqueueN(t, o, i, 1)
 		time.Sleep(20 * time.Millisecond) // keep "up" answering between failures
 	}
-	waitFor(t, 10*time.Second, "the down endpoint's deliveries to die", func() bool {
-		st, _ := o.Stats()
-		for _, e := range st.Endpoints {
-			if e.Name == "down" {
-				return e.Dead == n
-			}
-		}
-		return false
-	})
-	if up.delivered() != n {
-		t.Errorf("the answering endpoint got %d of %d", up.delivered(), n)
+	waitFor(t, 10*time.Second, "the answering endpoint's deliveries", func() bool { return up.delivered() == n })
+	time.Sleep(3 * a.Retry.MaxAge) // unreachable for longer than MaxAge
+	st, err := o.Stats()
+	if err != nil {
+		t.Fatal(err)
 	}
-	if m := o.Metrics(); m.Deliveries["down"][OutcomeOffline] != 0 || m.OfflineTotal != 0 {
-		t.Errorf("went offline with one endpoint answering: %+v", m)
+	for _, e := range st.Endpoints {
+		if e.Name == "down" && (e.Dead != 0 || e.Pending != n || !e.Unreachable) {
+			t.Errorf("the unreachable endpoint after 3×MaxAge: %+v", e)
+		}
+	}
+	if !st.Online {
+		t.Error("offline with one endpoint answering")
+	}
+	if err := o.List(ListFilter{Endpoint: "down"}, func(d DeliveryInfo) error {
+		if d.Attempts != 0 {
+			t.Errorf("event %d: %d attempts counted while unreachable", d.Seq, d.Attempts)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if m := o.Metrics(); m.Deliveries["down"][OutcomeOffline] == 0 || m.Offline || m.OfflineTotal != 0 || m.Deliveries["up"][OutcomeDelivered] != n {
+		t.Errorf("metrics: %+v", m)
 	}
 }

@@ -6,10 +6,10 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/simhook/simhook/internal/redact"
@@ -50,7 +50,7 @@ func (o *Outbox) Run(ctx context.Context) error {
 	// deliveries are between the two.
 	done := make(chan string, 4*o.settings().Concurrency)
 	slotFreed := make(chan struct{}, 1)
-	var busy atomic.Int32
+	var slots slotTable
 	inflight := make(map[string]bool)
 	var wg sync.WaitGroup
 	lastPrune := time.Time{}
@@ -76,15 +76,16 @@ func (o *Outbox) Run(ctx context.Context) error {
 		}
 		wake := now.Add(time.Minute)
 		hold, clk := o.holding()
+		busy, busyBy := slots.snapshot()
 		if hold {
 			if !holdLogged {
 				o.opts.Logger.Warn("holding webhooks until the system clock is known to be synchronised", "clock", clk.String())
 				holdLogged = true
 			}
 			wake = now.Add(time.Second) // look again soon: NTP may sync any moment
-		} else if free := min(set.Concurrency-int(busy.Load()), maxInflight-len(inflight)); free > 0 {
+		} else if free := min(set.Concurrency-busy, maxInflight-len(inflight)); free > 0 {
 			holdLogged = false
-			picks, next, err := o.pickDue(now, free, inflight)
+			picks, next, err := o.pickDue(now, free, inflight, busyBy)
 			if err != nil {
 				o.opts.Logger.Error("reading due deliveries", "err", err)
 			}
@@ -93,13 +94,14 @@ func (o *Outbox) Run(ctx context.Context) error {
 			}
 			for _, p := range picks {
 				inflight[p.key()] = true
-				busy.Add(1)
+				slots.take(p.endpoint)
+				busy++
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
 					res := o.attempt(reqCtx, p)
 					o.settle(res, func() {
-						busy.Add(-1)
+						slots.free(p.endpoint)
 						select {
 						case slotFreed <- struct{}{}:
 						default:
@@ -109,7 +111,7 @@ func (o *Outbox) Run(ctx context.Context) error {
 				}()
 			}
 		}
-		if int(busy.Load()) >= set.Concurrency || len(inflight) >= maxInflight {
+		if busy >= set.Concurrency || len(inflight) >= maxInflight {
 			wake = now.Add(time.Minute) // a finishing request wakes the loop
 		}
 		d := wake.Sub(now)
@@ -150,25 +152,28 @@ func (o *Outbox) pruneEvery() time.Duration {
 	return min(time.Hour, max(o.settings().Retention/10, time.Minute))
 }
 
-// pickDue chooses up to n deliveries to attempt now, fairly across
-// endpoints, and returns when the next one is due. Per endpoint:
-//   - offline (no endpoint answers): only a probe, the oldest delivery, once
-//     per ProbeInterval;
-//   - draining (an endpoint answered after failures): the backlog oldest
-//     first, whatever its backoff said;
-//   - failing: a probe when its time comes, else what is due;
+// reserveFor is how long an endpoint that had something to send (or was
+// configured) keeps a slot reserved after it last did: its next event then
+// goes out at once, even while another endpoint has a backlog on a slow
+// receiver.
+const reserveFor = time.Minute
+
+// pickDue chooses up to n deliveries to attempt now and returns when the
+// next one is due. What each endpoint may send:
+//   - unreachable (see reach.go): only a probe, the oldest delivery, when
+//     its time comes and no request to it is in progress;
+//   - draining (it answered after failures): the backlog oldest first,
+//     whatever its backoff said;
+//   - failing (it answers with errors): a probe when its time comes, else
+//     what is due;
 //   - healthy: what is due, earliest first.
-func (o *Outbox) pickDue(now time.Time, n int, inflight map[string]bool) ([]pick, time.Time, error) {
-	type epView struct {
-		name            string
-		drain, probeNow bool
-		failing         bool
-		nextProbe       time.Time
-		stale           time.Time // due times after it are due now
-	}
+//
+// busy counts each endpoint's requests in progress. The n free slots are
+// shared fairly (see share): one endpoint, however long its receiver takes
+// to answer, never holds every slot while another endpoint is active.
+func (o *Outbox) pickDue(now time.Time, n int, inflight map[string]bool, busy map[string]int) ([]pick, time.Time, error) {
 	o.mu.Lock()
-	offline := o.offline.offline
-	views := make([]epView, 0, len(o.endpoints))
+	views := make([]*epView, 0, len(o.endpoints))
 	for name, st := range o.endpoints {
 		if st.disabled {
 			continue
@@ -176,11 +181,17 @@ func (o *Outbox) pickDue(now time.Time, n int, inflight map[string]bool) ([]pick
 		// Times later than the longest wait the dispatcher schedules were
 		// stamped by a clock that has since been set back: due now.
 		stale := now.Add(o.longestWait(st.ep.Retry))
-		probeNow := (st.failing > 0 || offline) && (!now.Before(st.nextProbe) || st.nextProbe.After(stale))
-		views = append(views, epView{name, st.drain && !offline, probeNow, st.failing > 0, st.nextProbe, stale})
+		probeNow := (st.failing > 0 || st.reach.offline) && (!now.Before(st.nextProbe) || st.nextProbe.After(stale))
+		views = append(views, &epView{name: name, unreachable: st.reach.offline, drain: st.drain, probeNow: probeNow,
+			failing: st.failing > 0, netChanged: st.netChanged, nextProbe: st.nextProbe, stale: stale, activeAt: st.activeAt, busy: busy[name]})
+	}
+	// The endpoint served first when counts tie turns with each call.
+	sort.Slice(views, func(i, j int) bool { return views[i].name < views[j].name })
+	if len(views) > 0 {
+		o.turn = (o.turn + 1) % len(views)
+		views = append(views[o.turn:], views[:o.turn]...)
 	}
 	o.mu.Unlock()
-	sort.Slice(views, func(i, j int) bool { return views[i].name < views[j].name })
 
 	next := now.Add(time.Minute)
 	soon := func(t time.Time) {
@@ -188,66 +199,59 @@ func (o *Outbox) pickDue(now time.Time, n int, inflight map[string]bool) ([]pick
 			next = t
 		}
 	}
-	var picks []pick
-	var probed, drained []string
-	quota := max(1, n/max(1, len(views)))
+	var drained []string
 	err := o.db.View(func(tx *bbolt.Tx) error {
 		pending := tx.Bucket(pendingBucket).Cursor()
 		due := tx.Bucket(dueBucket).Cursor()
 		// oldest walks the endpoint's pending deliveries by age.
-		oldest := func(name string, limit int, probe bool) (found bool) {
-			prefix := duePrefix(name)
-			taken := 0
+		oldest := func(v *epView, limit int, probe bool) (found bool) {
+			prefix := duePrefix(v.name)
 			for k, _ := pending.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = pending.Next() {
 				seq, ok := pendingKeySeq(k)
 				if !ok {
 					continue
 				}
 				found = true
-				if taken >= limit || len(picks) >= n {
+				if len(v.cands) >= limit {
 					return true
 				}
-				p := pick{seq: seq, endpoint: name, probe: probe}
-				if inflight[p.key()] {
-					continue
+				if p := (pick{seq: seq, endpoint: v.name, probe: probe}); !inflight[p.key()] {
+					v.cands = append(v.cands, p)
 				}
-				picks = append(picks, p)
-				taken++
 			}
 			return found
 		}
 		for _, v := range views {
-			if len(picks) >= n {
-				next = now // more endpoints wait for a free slot
-				break
-			}
 			switch {
-			case offline || v.failing && !v.drain:
+			case v.unreachable:
+				// One probe at a time, unless the network changed since
+				// the one in progress left: a request in progress wakes
+				// the dispatcher when it ends.
+				if v.busy > 0 && !v.netChanged {
+					continue
+				}
 				if v.probeNow {
-					if oldest(v.name, 1, true) {
-						probed = append(probed, v.name)
-					}
+					oldest(v, 1, true)
 					continue
 				}
 				soon(v.nextProbe)
-				if offline {
+				continue
+			case v.failing && !v.drain:
+				if v.probeNow {
+					oldest(v, 1, true)
 					continue
 				}
+				soon(v.nextProbe)
 			case v.drain:
-				before := len(picks)
-				if !oldest(v.name, quota, false) {
+				if !oldest(v, n, false) {
 					drained = append(drained, v.name)
-				}
-				if len(picks)-before == quota {
-					next = now // more of the backlog as slots free
 				}
 				continue
 			}
 			// What is due, then what is stale (due times after v.stale).
 			prefix := duePrefix(v.name)
-			taken := 0
 			k, _ := due.Seek(prefix)
-			for k != nil && bytes.HasPrefix(k, prefix) {
+			for k != nil && bytes.HasPrefix(k, prefix) && len(v.cands) < n {
 				_, at, seq, ok := dueKeyParts(k)
 				switch {
 				case !ok:
@@ -255,14 +259,9 @@ func (o *Outbox) pickDue(now time.Time, n int, inflight map[string]bool) ([]pick
 					soon(at)
 					k, _ = due.Seek(dueKey(v.name, v.stale.Add(time.Nanosecond), 0))
 					continue
-				case taken >= quota || len(picks) >= n:
-					next = now
-					k = nil
-					continue
 				default:
 					if p := (pick{seq: seq, endpoint: v.name}); !inflight[p.key()] {
-						picks = append(picks, p)
-						taken++
+						v.cands = append(v.cands, p)
 					}
 				}
 				k, _ = due.Next()
@@ -270,14 +269,26 @@ func (o *Outbox) pickDue(now time.Time, n int, inflight map[string]bool) ([]pick
 		}
 		return nil
 	})
-	o.mu.Lock()
-	for _, name := range probed {
-		if st := o.endpoints[name]; st != nil {
-			st.nextProbe = now.Add(o.jitter(o.opts.ProbeInterval))
-		}
+	picks, until := share(views, n, now)
+	if !until.IsZero() {
+		soon(until)
 	}
-	for _, name := range drained {
-		if st := o.endpoints[name]; st != nil {
+	o.mu.Lock()
+	for _, v := range views {
+		st := o.endpoints[v.name]
+		if st == nil {
+			continue
+		}
+		if len(v.cands) > 0 {
+			st.activeAt = now
+		}
+		if v.taken > 0 && v.cands[0].probe {
+			st.lastProbe, st.netChanged = now, false
+			if !v.unreachable {
+				st.nextProbe = now.Add(o.jitter(o.settings().ProbeMax))
+			}
+		}
+		if slices.Contains(drained, v.name) {
 			st.drain = false
 		}
 	}
@@ -285,16 +296,82 @@ func (o *Outbox) pickDue(now time.Time, n int, inflight map[string]bool) ([]pick
 	return picks, next, err
 }
 
+// epView is what pickDue knows of one endpoint.
+type epView struct {
+	name            string
+	unreachable     bool
+	netChanged      bool // the network changed since its last probe
+	drain, probeNow bool
+	failing         bool
+	nextProbe       time.Time
+	stale           time.Time // due times after it are due now
+	activeAt        time.Time // when it last had something to send
+	busy            int       // requests in progress
+	cands           []pick    // what it would send now, in its order
+	taken           int       // how many of cands got a slot
+}
+
+// share hands n free slots to the views' candidates: each slot goes to the
+// endpoint with the fewest requests in progress, ties going to the first in
+// views' order (which rotates). An endpoint that already has a request in
+// progress takes another only if that leaves a slot for every other active
+// endpoint (one with something to send, or that had within reserveFor)
+// that has none: a receiver that is slow to answer cannot hold every slot
+// while another endpoint has work, nor delay the next event of one that
+// sends now and then. If candidates are left waiting for a reservation,
+// until is when the earliest one lapses.
+func share(views []*epView, n int, now time.Time) (picks []pick, until time.Time) {
+	active := func(v *epView) bool { return len(v.cands) > 0 || recent(v.activeAt, now) }
+	for len(picks) < n {
+		var best *epView
+		idle := 0 // active endpoints with nothing in progress
+		for _, v := range views {
+			if active(v) && v.busy+v.taken == 0 {
+				idle++
+			}
+		}
+		for _, v := range views {
+			load := v.busy + v.taken
+			if v.taken >= len(v.cands) || load > 0 && n-len(picks)-1 < idle {
+				continue
+			}
+			if best == nil || load < best.busy+best.taken {
+				best = v
+			}
+		}
+		if best == nil {
+			break
+		}
+		picks = append(picks, best.cands[best.taken])
+		best.taken++
+	}
+	for _, v := range views {
+		if v.taken < len(v.cands) {
+			// Waiting for a slot: one freeing wakes the dispatcher, but a
+			// reservation lapsing does not.
+			for _, r := range views {
+				if r != v && len(r.cands) == 0 && r.busy == 0 && recent(r.activeAt, now) {
+					if t := r.activeAt.Add(reserveFor); until.IsZero() || t.Before(until) {
+						until = t
+					}
+				}
+			}
+			break
+		}
+	}
+	return picks, until
+}
+
 // retryAfterCap bounds the wait a Retry-After can ask for, in MaxIntervals.
 const retryAfterCap = 24
 
 // longestWait is more than the longest wait the dispatcher schedules for a
 // delivery or a probe of an endpoint with policy p (a Retry-After at its
-// cap, a jittered probe interval). A due time further than that from now
+// cap, a jittered probe). A due time further than that from now
 // was stamped by a clock that has since been set back (a clock ahead that
 // NTP corrects), and is taken as due now rather than waited for.
 func (o *Outbox) longestWait(p RetryPolicy) time.Duration {
-	return max(retryAfterCap*p.MaxInterval, o.opts.ProbeInterval*3/2) + ageSlack
+	return max(retryAfterCap*p.MaxInterval, o.settings().ProbeMax*3/2) + ageSlack
 }
 
 // jitter spreads d over [d/2, 3d/2).
@@ -413,6 +490,8 @@ func (o *Outbox) settle(res attemptResult, freed func()) {
 	}
 	now := o.opts.Clock.Now()
 	outcome := classify(res)
+	var nextProbe time.Time // when an unreachable endpoint is probed next
+	var reachable bool      // the endpoint answered after being unreachable
 	o.mu.Lock()
 	st := o.endpoints[res.endpoint]
 	var policy RetryPolicy
@@ -425,38 +504,60 @@ func (o *Outbox) settle(res attemptResult, freed func()) {
 			// changes. The delivery counts it as a client error below.
 		} else if outcome == OutcomeNetwork && !st.lastAnswer.Before(res.started) {
 			// Stale: the endpoint answered another request since this one
-			// left; a late refusal or timeout says nothing about it now.
+			// left; a late refusal or timeout says nothing about it now. It
+			// counts as a failed attempt.
 		} else if outcome == OutcomeNetwork {
+			outcome = OutcomeOffline
 			st.failing++
-			st.transport, st.drain = true, false
-			if st.nextProbe.Before(now) {
-				st.nextProbe = now.Add(o.jitter(o.opts.ProbeInterval))
+			st.drain = false
+			switch {
+			case !st.reach.offline:
+				// Unreachable from when the request left: the time until it
+				// answers again is not counted in its deliveries' ages.
+				since := res.started
+				if since.After(now) {
+					since = now
+				}
+				st.reach.start(since)
+				st.probes, st.lastProbe = 0, now
+				st.nextProbe = now.Add(o.probeWait(0))
+				o.opts.Logger.Warn("endpoint unreachable; probing", "endpoint", res.endpoint, "err", res.err)
+			case res.probe:
+				st.probes++
+				st.nextProbe = now.Add(o.probeWait(st.probes))
 			}
-			if o.allTransportFailing() && !o.offline.offline {
+			nextProbe = st.nextProbe
+			if o.allUnreachable() && !o.offline.offline {
 				o.offline.start(now)
-				o.opts.Logger.Warn("network down: no endpoint answers; probing", "probe_interval", o.opts.ProbeInterval)
+				o.opts.Logger.Warn("network down: no endpoint answers; probing", "probe_max", o.settings().ProbeMax)
 			}
 		} else {
 			if o.offline.offline {
+				// Some endpoint answers: the others may well too.
 				o.offline.end(now)
-				o.opts.Logger.Info("network back: draining the backlog")
+				o.opts.Logger.Info("network back: probing the other endpoints")
 				for _, other := range o.endpoints {
-					if other.failing > 0 {
-						other.drain = true
+					if other.reach.offline {
+						other.nextProbe, other.probes = now, 0
 					}
 				}
 			}
-			st.lastAnswer = now
+			if st.reach.offline {
+				st.reach.end(now)
+				reachable = true
+				o.opts.Logger.Info("endpoint reachable again", "endpoint", res.endpoint)
+			}
+			st.lastAnswer, st.probes = now, 0
 			if outcome == OutcomeDelivered {
 				if st.failing > 0 {
 					st.drain = true
 				}
-				st.failing, st.transport = 0, false
+				st.failing = 0
 			} else {
 				st.failing++
-				st.transport, st.drain = false, false
-				if st.nextProbe.Before(now) {
-					st.nextProbe = now.Add(o.jitter(o.opts.ProbeInterval))
+				st.drain = false
+				if !st.nextProbe.After(now) {
+					st.nextProbe = now.Add(o.jitter(o.settings().ProbeMax))
 				}
 			}
 			if outcome == OutcomeDisabled {
@@ -470,12 +571,8 @@ func (o *Outbox) settle(res attemptResult, freed func()) {
 	} else {
 		policy = RetryPolicy{}.withDefaults()
 	}
-	offline := o.offline.offline
-	offTotal := o.offline.totalAt(now)
+	offTotal := o.reachOf(res.endpoint).totalAt(now)
 	o.mu.Unlock()
-	if outcome == OutcomeNetwork && offline {
-		outcome = OutcomeOffline
-	}
 	freed()
 
 	final := outcome
@@ -487,6 +584,11 @@ func (o *Outbox) settle(res attemptResult, freed func()) {
 		}
 		if err := deletePending(tx, res.endpoint, d.NextDue, res.seq); err != nil {
 			return err
+		}
+		if reachable {
+			if err := putU64(tx.Bucket(metaBucket), offlineKeyPrefix+res.endpoint, uint64(offTotal)); err != nil {
+				return err
+			}
 		}
 		// The age is brought up to date on every outcome, so that each
 		// gap is measured against the wait that was scheduled for it.
@@ -512,7 +614,10 @@ func (o *Outbox) settle(res attemptResult, freed func()) {
 			}
 			d.NextDue = now
 		case OutcomeOffline:
-			d.NextDue = now.Add(o.opts.ProbeInterval)
+			d.NextDue = nextProbe
+			if d.NextDue.Before(now) {
+				d.NextDue = now
+			}
 		default:
 			d.Attempts++
 			if outcome == OutcomeClientError {
@@ -558,15 +663,15 @@ func (o *Outbox) settle(res attemptResult, freed func()) {
 	}
 }
 
-// allTransportFailing reports whether every enabled endpoint's last attempt
-// failed without an answer. o.mu is held.
-func (o *Outbox) allTransportFailing() bool {
+// allUnreachable reports whether every enabled endpoint is unreachable.
+// o.mu is held.
+func (o *Outbox) allUnreachable() bool {
 	n := 0
 	for _, st := range o.endpoints {
 		if st.disabled {
 			continue
 		}
-		if st.failing == 0 || !st.transport {
+		if !st.reach.offline {
 			return false
 		}
 		n++
@@ -583,4 +688,50 @@ func (o *Outbox) backoff(p RetryPolicy, attempts int) time.Duration {
 	}
 	d = min(d, p.MaxInterval)
 	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+// recent reports whether an endpoint active at t still has its reservation
+// at now (a clock set back does not extend it beyond reserveFor).
+func recent(t, now time.Time) bool {
+	d := now.Sub(t)
+	return d < reserveFor && d > -reserveFor
+}
+
+// slotTable counts the requests in progress, in all and per endpoint.
+type slotTable struct {
+	mu    sync.Mutex
+	total int
+	by    map[string]int
+}
+
+// take counts a request to endpoint that starts.
+func (s *slotTable) take(endpoint string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.by == nil {
+		s.by = make(map[string]int)
+	}
+	s.total++
+	s.by[endpoint]++
+}
+
+// free counts a request to endpoint that has its answer.
+func (s *slotTable) free(endpoint string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.total--
+	if s.by[endpoint]--; s.by[endpoint] <= 0 {
+		delete(s.by, endpoint)
+	}
+}
+
+// snapshot returns the counts now.
+func (s *slotTable) snapshot() (int, map[string]int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	by := make(map[string]int, len(s.by))
+	for k, v := range s.by {
+		by[k] = v
+	}
+	return s.total, by
 }

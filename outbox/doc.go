@@ -39,14 +39,26 @@
 // deliveries stay pending, shown as disabled-endpoint, until
 // EnableEndpoint); other answers are retried a few times, then dead.
 //
-// When every endpoint fails at the transport level (refused, DNS, timeout
-// before an answer) the network is considered down. The outbox keeps the
-// total time it has been offline (in the file, across restarts) and each
-// delivery remembers that total at its creation; the difference is not
-// counted in the delivery's age, and attempts made while offline do not
-// count either. Meanwhile only a probe (the oldest delivery, sent early)
-// goes out per endpoint every ProbeInterval, with jitter. The first answer
-// ends the outage, and the backlog then drains at once, oldest first.
+// An endpoint that fails at the transport level (refused, DNS, timeout
+// before an answer) is unreachable until it answers again. The outbox keeps
+// each endpoint's total unreachable time (in the file, across restarts) and
+// each delivery remembers that total at its creation; the difference is not
+// counted in the delivery's age, and attempts made meanwhile do not count
+// either, so one endpoint's outage spends no retry budget, its own or the
+// others'. Meanwhile only a probe (the oldest delivery, sent early) goes out
+// to it, one at a time: about a second after the failure, then backing off
+// exponentially with jitter up to Delivery.ProbeMax (30s by default); a new
+// event queued for it, a change of the host's network (NetworkChanged) or
+// another endpoint answering after none did brings the probe forward. The
+// first answer ends the outage, and its backlog then drains at once, oldest
+// first. When every endpoint is unreachable, the network is considered
+// down (Metrics.Offline).
+//
+// Requests in progress are shared fairly between endpoints: a free slot
+// goes to the endpoint with the fewest in progress, and one with a request
+// in progress leaves a slot for every other endpoint active in the last
+// minute that has none, so a receiver slow to answer never holds every
+// slot while another endpoint has work.
 //
 // A Raspberry Pi has no real-time clock: it may boot days behind (or in
 // 1970) and jump forward when NTP syncs, and a clock set ahead may jump

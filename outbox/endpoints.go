@@ -59,11 +59,23 @@ type endpointState struct {
 	enc       *webhook.Encoder
 	disabled  bool // answered 410 Gone
 	failing   int  // consecutive failed attempts
-	transport bool // the last failure was at the transport level
 	drain     bool // an answer came back after failures: send everything now
 	nextProbe time.Time
+	// reach accounts for the time it is unreachable (see reach.go); it is
+	// the Outbox's account for its name, kept when the endpoint changes.
+	reach *offlineState
+	// probes counts the failed probes since it became unreachable, and
+	// lastProbe is when the last one left.
+	probes    int
+	lastProbe time.Time
+	// netChanged allows one probe while a request is in progress: the
+	// host's network changed since (see NetworkChanged).
+	netChanged bool
 	// lastAnswer is when it last answered (any status).
 	lastAnswer time.Time
+	// activeAt is when it last had something to send, or was configured
+	// (see reserveFor).
+	activeAt time.Time
 }
 
 // wants reports whether the endpoint subscribes to an event.
@@ -116,14 +128,18 @@ func (o *Outbox) SetEndpoints(eps []Endpoint) error {
 	o.mu.Lock()
 	for name, st := range states {
 		if old, ok := o.endpoints[name]; ok {
-			st.failing, st.transport, st.drain, st.nextProbe = old.failing, old.transport, old.drain, old.nextProbe
-			st.lastAnswer = old.lastAnswer
+			st.failing, st.drain, st.nextProbe = old.failing, old.drain, old.nextProbe
+			st.lastAnswer, st.activeAt = old.lastAnswer, old.activeAt
+			st.probes, st.lastProbe, st.netChanged = old.probes, old.lastProbe, old.netChanged
 		} else {
 			// New, or back after a removal: whatever was parked for it goes
-			// out now, oldest first (a drain of nothing ends at once).
+			// out now, oldest first (a drain of nothing ends at once). It
+			// has a slot reserved for a while, as if it had just sent.
 			st.drain = true
+			st.activeAt = o.opts.Clock.Now()
 		}
 		st.disabled = disabled[name]
+		st.reach = o.reachOf(name)
 	}
 	o.endpoints = states
 	o.mu.Unlock()

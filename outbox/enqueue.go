@@ -79,6 +79,9 @@ func (o *Outbox) Enqueue(ctx context.Context, ev Event) (Enqueued, error) {
 		return res, nil
 	}
 	o.metrics.add("enqueued", string(ev.Type), "", 1)
+	o.mu.Lock()
+	o.queued(p.targets)
+	o.mu.Unlock()
 	o.Kick()
 	return res, nil
 }
@@ -89,11 +92,12 @@ const appendFill = 0.9
 // enqueuePlan is an event ready to be stored: its targets and their random
 // ids are chosen outside the transaction.
 type enqueuePlan struct {
-	ev           Event
-	now          time.Time
-	targets      []string
-	randomIDs    []string
-	offlineTotal time.Duration
+	ev        Event
+	now       time.Time
+	targets   []string
+	randomIDs []string
+	// offlineTotals are the targets' unreachable times (see reachOf).
+	offlineTotals []time.Duration
 	// stamp, if set, marks the record as made before the clock synchronised.
 	stamp func(*eventRecord)
 	// keepID, if set, is the event's id (an event salvaged from another
@@ -123,9 +127,11 @@ func (o *Outbox) plan(ev Event) (enqueuePlan, error) {
 			p.targets = append(p.targets, name)
 		}
 	}
-	p.offlineTotal = o.offline.totalAt(now)
-	o.mu.Unlock()
 	sort.Strings(p.targets)
+	for _, name := range p.targets {
+		p.offlineTotals = append(p.offlineTotals, o.reachOf(name).totalAt(now))
+	}
+	o.mu.Unlock()
 	p.randomIDs = make([]string, len(p.targets))
 	for i := range p.targets {
 		id, err := webhook.NewRandomID(ev.Time.Unix())
@@ -195,7 +201,7 @@ func (p *enqueuePlan) store(tx *bbolt.Tx) (Enqueued, error) {
 		return Enqueued{}, err
 	}
 	for i, name := range p.targets {
-		d := deliveryRecord{Endpoint: name, RandomID: p.randomIDs[i], State: StatePending, NextDue: now, Created: now, OfflineAtCreate: p.offlineTotal}
+		d := deliveryRecord{Endpoint: name, RandomID: p.randomIDs[i], State: StatePending, NextDue: now, Created: now, OfflineAtCreate: p.offlineTotals[i]}
 		if err := putDelivery(tx, seq, d); err != nil {
 			return Enqueued{}, err
 		}

@@ -31,6 +31,7 @@ type receiver struct {
 	bad    int
 	seen   chan struct{}
 	order  []string                  // random ids accepted, in arrival order
+	at     map[string]time.Time      // random id → when it was first accepted
 	now    func() time.Time          // the time signatures are checked against
 	secret func() string             // the secret requests must be signed with
 	delay  func(n int) time.Duration // how long to wait before answering
@@ -38,7 +39,7 @@ type receiver struct {
 
 func newReceiver(t *testing.T, answer func(n int) int) *receiver {
 	t.Helper()
-	r := &receiver{answer: answer, got: make(map[string][]string), tried: make(map[string]int), seen: make(chan struct{}, 1),
+	r := &receiver{answer: answer, got: make(map[string][]string), tried: make(map[string]int), seen: make(chan struct{}, 1), at: make(map[string]time.Time),
 		now: time.Now, secret: func() string { return testSecret }}
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
 	t.Cleanup(r.srv.Close)
@@ -79,6 +80,9 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 		r.bad++
 		status = 400
 	} else if status/100 == 2 {
+		if _, ok := r.at[ev.RandomID]; !ok {
+			r.at[ev.RandomID] = time.Now()
+		}
 		r.got[ev.RandomID] = append(r.got[ev.RandomID], string(ev.Body))
 		r.order = append(r.order, ev.RandomID)
 	}

@@ -40,7 +40,9 @@ func (o *Outbox) Import(ctx context.Context, s Salvageable) (bool, error) {
 		p.stamp = func(e *eventRecord) { e.Unsynced, e.Boot, e.SinceBoot = true, rec.Boot, rec.SinceBoot }
 	}
 	o.mu.Lock()
-	p.offlineTotal = o.offline.totalAt(p.now)
+	for _, name := range p.targets {
+		p.offlineTotals = append(p.offlineTotals, o.reachOf(name).totalAt(p.now))
+	}
 	o.mu.Unlock()
 	var res Enqueued
 	err := o.commit(ctx, func(tx *bbolt.Tx) error {

@@ -25,8 +25,8 @@ func (s *metricsState) add(name, a, b string, n uint64) {
 const (
 	OutcomeDelivered   = "delivered"    // 2xx
 	OutcomeRetry       = "retry"        // 408, 429, 5xx: backed off
-	OutcomeNetwork     = "network"      // no answer: refused, DNS, timeout
-	OutcomeOffline     = "offline"      // no answer while the network is down: not counted
+	OutcomeNetwork     = "network"      // no answer though the endpoint answered another request meanwhile
+	OutcomeOffline     = "offline"      // no answer (refused, DNS, timeout): the endpoint is unreachable; not counted
 	OutcomeClientError = "client_error" // other 4xx (and 3xx): a few more tries
 	OutcomeDead        = "dead"         // out of retries
 	OutcomeDisabled    = "disabled"     // 410 Gone: the endpoint is disabled
@@ -43,8 +43,10 @@ type Metrics struct {
 	Deliveries map[string]map[string]uint64 `json:"deliveries"`
 	// Attempts counts requests sent.
 	Attempts uint64 `json:"attempts"`
-	// Offline reports whether the network is considered down, and
-	// OfflineTotal how long it has been down in all (since the file was made).
+	// Offline reports whether the network is considered down (every
+	// endpoint unreachable), and OfflineTotal how long it has been down in
+	// all (since the file was made). Each endpoint's own unreachable time is
+	// what spares its deliveries' retry budgets (see Stats).
 	Offline      bool          `json:"offline"`
 	OfflineTotal time.Duration `json:"offline_total_ns"`
 	// TimeSyncHold reports that sending is held for an unsynchronised clock.
@@ -96,8 +98,8 @@ func (o *Outbox) Metrics() Metrics {
 	return m
 }
 
-// offlineState tracks whether the network is down and for how long it has
-// been down in all.
+// offlineState tracks whether the network (or one endpoint) is unreachable
+// and for how long it has been in all.
 type offlineState struct {
 	offline bool
 	since   time.Time

@@ -32,9 +32,14 @@ type Options struct {
 	// Retention is how long delivered and dead events, and dedupe keys, are
 	// kept (default 168h).
 	Retention time.Duration
-	// ProbeInterval is how often a failing endpoint is probed (default 30s,
-	// with jitter).
+	// ProbeInterval caps the wait between two probes of an unreachable
+	// endpoint, and is how often one that answers with errors is probed
+	// (default 30s, with jitter): the initial Delivery.ProbeMax.
 	ProbeInterval time.Duration
+	// ProbeFirst is the wait before the first probe of an endpoint that
+	// became unreachable (default 1s, at most ProbeMax); the next ones
+	// double up to ProbeMax.
+	ProbeFirst time.Duration
 	// MaxBatch bounds how many writes share one transaction (default
 	// 1000). Writes that arrive while a transaction commits join the next
 	// one; MaxBatchDelay, if set, also waits that long for more company
@@ -71,6 +76,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ProbeInterval <= 0 {
 		o.ProbeInterval = 30 * time.Second
+	}
+	if o.ProbeFirst <= 0 {
+		o.ProbeFirst = time.Second
 	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 1000

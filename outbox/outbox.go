@@ -23,8 +23,15 @@ type Outbox struct {
 	mu        sync.Mutex
 	endpoints map[string]*endpointState // by name
 	metrics   metricsState
-	offline   offlineState
-	kick      chan struct{}
+	// offline is the host's account: offline while every endpoint is
+	// unreachable. reach has each endpoint's, by name, and offlineBase is
+	// where a new one starts (see reachOf).
+	offline     offlineState
+	reach       map[string]*offlineState
+	offlineBase time.Duration
+	kick        chan struct{}
+	// turn rotates the endpoint the dispatcher serves first (see pickDue).
+	turn      int
 	committer *committer
 	// delivery holds the settings a reload may change (see SetDelivery).
 	delivery atomic.Pointer[Delivery]
@@ -44,7 +51,7 @@ func Open(path string, opts Options) (*Outbox, error) {
 	}
 	o := &Outbox{db: db, opts: opts, path: path, endpoints: make(map[string]*endpointState), kick: make(chan struct{}, 1)}
 	o.metrics.init()
-	o.SetDelivery(Delivery{Concurrency: opts.Concurrency, RequireTimeSync: opts.RequireTimeSync, Retention: opts.Retention})
+	o.SetDelivery(Delivery{Concurrency: opts.Concurrency, RequireTimeSync: opts.RequireTimeSync, Retention: opts.Retention, ProbeMax: opts.ProbeInterval})
 	err = db.Update(func(tx *bbolt.Tx) error {
 		for _, b := range [][]byte{eventsBucket, deliveriesBucket, dueBucket, pendingBucket, dedupeBucket, dedupeAgeBucket, idsBucket, metaBucket, deadBucket} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -60,7 +67,7 @@ func Open(path string, opts Options) (*Outbox, error) {
 				return err
 			}
 		}
-		o.offline.total = time.Duration(getU64(tx.Bucket(metaBucket), "offline_total"))
+		o.loadReach(tx)
 		return nil
 	})
 	if err != nil {
@@ -75,10 +82,8 @@ func Open(path string, opts Options) (*Outbox, error) {
 // with ErrClosed.
 func (o *Outbox) Close() error {
 	o.committer.close()
-	o.mu.Lock()
-	total := o.offline.totalAt(o.opts.Clock.Now())
-	o.mu.Unlock()
-	_ = o.db.Update(func(tx *bbolt.Tx) error { return putU64(tx.Bucket(metaBucket), "offline_total", uint64(total)) })
+	now := o.opts.Clock.Now()
+	_ = o.db.Update(func(tx *bbolt.Tx) error { return o.saveReach(tx, now) })
 	return o.db.Close()
 }
 

@@ -12,6 +12,10 @@ type Delivery struct {
 	RequireTimeSync bool
 	// Retention is how long delivered events and dedupe keys are kept.
 	Retention time.Duration
+	// ProbeMax caps the backoff of the probes of an unreachable endpoint
+	// (from about a second, doubling), and is the interval of the probes of
+	// an endpoint that answers with errors.
+	ProbeMax time.Duration
 }
 
 // withDefaults fills what is unset, as Options does.
@@ -22,12 +26,16 @@ func (d Delivery) withDefaults() Delivery {
 	if d.Retention <= 0 {
 		d.Retention = 168 * time.Hour
 	}
+	if d.ProbeMax <= 0 {
+		d.ProbeMax = 30 * time.Second
+	}
 	return d
 }
 
 // SetDelivery puts new delivery settings in force at once: the dispatcher
 // reads them on its next turn (it is kicked), so lowering require_time_sync
-// releases held webhooks and a new concurrency applies to the next picks.
+// releases held webhooks, a new concurrency applies to the next picks and a
+// new probe cap to the next probes scheduled.
 func (o *Outbox) SetDelivery(d Delivery) {
 	d = d.withDefaults()
 	o.delivery.Store(&d)

@@ -11,7 +11,8 @@ import (
 
 // Stats describes the queue now.
 type Stats struct {
-	// Online is false while the network is considered down.
+	// Online is false while the network is considered down: no endpoint
+	// answers.
 	Online bool `json:"online"`
 	// TimeSyncHold reports that sending waits for the clock to synchronise.
 	TimeSyncHold bool `json:"time_sync_hold"`
@@ -46,6 +47,10 @@ type EndpointStats struct {
 	OldestPending time.Duration `json:"oldest_pending_ns"`
 	// Failing counts consecutive failed attempts.
 	Failing int `json:"failing"`
+	// Unreachable is true from a failure at the transport level until the
+	// endpoint answers again; only probes go out meanwhile, and the time is
+	// not counted in its deliveries' ages.
+	Unreachable bool `json:"unreachable"`
 }
 
 // Stats reads the running counters and one record per endpoint and reports per endpoint.
@@ -55,7 +60,7 @@ func (o *Outbox) Stats() (Stats, error) {
 	st := Stats{Online: !o.offline.offline}
 	by := make(map[string]*EndpointStats)
 	for name, e := range o.endpoints {
-		by[name] = &EndpointStats{Name: name, Configured: true, Disabled: e.disabled, Failing: e.failing}
+		by[name] = &EndpointStats{Name: name, Configured: true, Disabled: e.disabled, Failing: e.failing, Unreachable: e.reach.offline}
 	}
 	o.mu.Unlock()
 	st.TimeSyncHold, st.Clock = o.holding()

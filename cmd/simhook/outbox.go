@@ -77,6 +77,8 @@ func outboxCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				state = "removed (deliveries parked)"
 			case e.Disabled:
 				state = "disabled by 410 (simhook outbox enable " + e.Name + ")"
+			case e.Unreachable:
+				state = "unreachable (probing)"
 			case e.Failing > 0:
 				state = "failing"
 			}
