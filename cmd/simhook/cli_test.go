@@ -260,7 +260,7 @@ func TestHelpEverywhere(t *testing.T) {
 		{"send", "--help"}, {"send", "--to", "+33612345678", "-h"},
 		{"receive", "--help"}, {"verify", "--help"}, {"verify", "-", "-h"},
 		{"webhook", "--help"}, {"webhook", "test", "--help"},
-		{"version", "--help"},
+		{"version", "--help"}, {"completion", "--help"}, {"completion", "bash", "-h"},
 		{"phone", "--help"}, {"phone", "-h", "ls"},
 	}
 	for _, sub := range []string{"ls", "list", "enable 1", "disable 1", "reset 1", "trace 1", "trace 1 --seconds 5", "frob"} {
@@ -438,6 +438,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"verify"}, 2, "--secret"},
 		{[]string{"verify", "--secret", "s", "a", "b"}, 2, `unexpected argument "b"`},
 		{[]string{"version", "x"}, 2, `unexpected argument "x"`},
+		{[]string{"completion"}, 2, "missing shell"},
+		{[]string{"completion", "zsh"}, 2, `unsupported shell "zsh"`},
 		{[]string{"phone", "ls", "--socket", "/nonexistent/api.sock"}, 1, "is the agent running?"},
 		{[]string{"config", "check", "--", "/nonexistent/simhook.yaml"}, 1, "invalid configuration"},
 	}

@@ -63,6 +63,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return outboxCmd(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return benchCmd(ctx, args[1:], stdout, stderr)
+	case "completion":
+		return completionCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fs := newFlagSet("version", "", "Print the version.")
 		if err := parseFlags(fs, args[1:], stdout, stderr); err != nil {
@@ -101,6 +103,7 @@ Commands:
   phone ...                list, enable and disable phones
   bench                    measure latency, throughput and footprint on the simulator
   version                  print the version
+  completion bash          print a bash completion script
   help [COMMAND]           print this help, or a command's
 
 Flags may come before, between or after the arguments; "--" ends them.
