@@ -381,7 +381,7 @@ func TestDocumentedLinesUseSocket(t *testing.T) {
 
 // shorthand are documented lines that name a command without the argument
 // it needs: they are usage errors.
-var shorthand = map[string]bool{"outbox retry": true, "phone reset": true}
+var shorthand = map[string]bool{"phone reset": true}
 
 // talksToAgent reports whether the command line is one that only talks to
 // the agent's API.
