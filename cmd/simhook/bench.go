@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,8 +14,7 @@ import (
 // modems and a local verifying receiver, prints a table and writes JSON.
 func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	d := bench.Defaults()
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("bench", "[--quick] [--json FILE] [flags]", "Measure latency, throughput and footprint on the simulator (see BENCHMARKS.md).")
 	quick := fs.Bool("quick", false, "small counts, for a smoke run (figures are not comparable)")
 	fs.IntVar(&d.Count, "count", d.Count, "single-part SMS for the latency figures")
 	fs.IntVar(&d.Burst, "burst", d.Burst, "burst size")
@@ -28,8 +26,11 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&d.Idle, "idle", d.Idle, "idle time for the footprint")
 	sizes := fs.Bool("sizes", false, "build every architecture from the source tree in the current directory and report binary sizes")
 	jsonPath := fs.String("json", "bench-results.json", "write the results to `file` (empty: don't)")
-	if err := fs.Parse(args); err != nil {
-		return exitCode(2)
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
+		return err
+	}
+	if err := noArgs(fs, stderr); err != nil {
+		return err
 	}
 	if *quick {
 		d.Count, d.Burst, d.DelayedCount, d.Startup, d.OutboxEvents = 100, 20, 20, 50, 5000

@@ -12,8 +12,9 @@ import (
 	"time"
 )
 
-// DefaultSocket is the running agent's API socket.
-const DefaultSocket = "/run/simhook/api.sock"
+// DefaultSocket is the running agent's API socket. It is a variable so that
+// tests can check that no command contacts it unasked.
+var DefaultSocket = "/run/simhook/api.sock"
 
 // apiClient talks to the running agent's local API over its unix socket.
 type apiClient struct {

@@ -11,13 +11,21 @@ import (
 // prints every error, or the effective configuration with the defaults filled
 // in and the secrets redacted.
 func configCheck(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "check" {
-		fmt.Fprintln(stderr, "usage: simhook config check [FILE]")
-		return exitCode(2)
+	fs := newFlagSet("config", "check [FILE]", "Validate a configuration file (default "+DefaultConfigPath+"): print every error,\nor the effective configuration with defaults filled in and secrets redacted.")
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
+		return err
+	}
+	switch {
+	case fs.NArg() == 0:
+		return usageError(fs, stderr, "missing command")
+	case fs.Arg(0) != "check":
+		return usageError(fs, stderr, "unknown command %q", fs.Arg(0))
+	case fs.NArg() > 2:
+		return usageError(fs, stderr, "unexpected argument %q", fs.Arg(2))
 	}
 	path := DefaultConfigPath
-	if len(args) > 1 {
-		path = args[1]
+	if fs.NArg() == 2 {
+		path = fs.Arg(1)
 	}
 	cfg, err := config.Load(path)
 	if err != nil {

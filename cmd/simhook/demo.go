@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -31,13 +30,15 @@ const demoStepTimeout = 30 * time.Second
 // verifying receiver. Every event type is produced for real, delivered over
 // HTTP, verified, and counted; the command fails if anything is missing.
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("demo", "[--keep] [--dir DIR] [-v]", "Run the whole flow on a simulated modem and a local verifying receiver.")
 	keep := fs.Bool("keep", false, "keep the demo directory (config, outbox file) afterwards")
 	dir := fs.String("dir", "", "use this `directory` instead of a temporary one")
 	verbose := fs.Bool("v", false, "show the agent's log")
-	if err := fs.Parse(args); err != nil {
-		return exitCode(2)
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
+		return err
+	}
+	if err := noArgs(fs, stderr); err != nil {
+		return err
 	}
 	level := slog.LevelWarn
 	if *verbose {

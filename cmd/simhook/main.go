@@ -44,7 +44,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	switch args[0] {
 	case "run":
-		return runAgent(ctx, args[1:], stderr)
+		return runAgent(ctx, args[1:], stdout, stderr)
 	case "demo":
 		return runDemo(ctx, args[1:], stdout, stderr)
 	case "config":
@@ -63,10 +63,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return outboxCmd(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return benchCmd(ctx, args[1:], stdout, stderr)
+	case "completion":
+		return completionCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
+		fs := newFlagSet("version", "", "Print the version.")
+		if err := parseFlags(fs, args[1:], stdout, stderr); err != nil {
+			return err
+		}
+		if err := noArgs(fs, stderr); err != nil {
+			return err
+		}
 		fmt.Fprintf(stdout, "simhook %s\n", simhook.Version)
 		return nil
 	case "help", "--help", "-h":
+		if len(args) > 1 && args[1] != "help" && args[1] != "--help" && args[1] != "-h" {
+			return run(ctx, []string{args[1], "--help"}, stdout, stderr)
+		}
 		usage(stdout)
 		return nil
 	default:
@@ -91,5 +103,10 @@ Commands:
   phone ...                list, enable and disable phones
   bench                    measure latency, throughput and footprint on the simulator
   version                  print the version
+  completion bash          print a bash completion script
+  help [COMMAND]           print this help, or a command's
+
+Flags may come before, between or after the arguments; "--" ends them.
+Run 'simhook COMMAND --help' for a command's arguments and flags.
 `)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/url"
@@ -23,8 +22,7 @@ import (
 // to the running agent (bbolt locks the file while it runs); compact works
 // on the file of a stopped agent.
 func outboxCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	usage := func() error {
-		fmt.Fprint(stderr, `Usage: simhook outbox <command> [--socket PATH]
+	fs := newFlagSet("outbox", "<command> [--socket PATH]", `Commands:
   stats                              queue state per endpoint
   ls [--state S] [--endpoint E] [--type T] [--limit N]
   show SEQ                           one event, its body and deliveries
@@ -34,16 +32,8 @@ func outboxCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
   malformed [--limit N]              stored PDUs that could not be decoded (kept, newest first)
   compact [--config FILE]            compact the outbox file (agent stopped)
   check FILE                         check a file's consistency (exit 3: damaged)
-  salvage [--dry-run] FILE           re-queue what a damaged file had not delivered
-`)
-		return exitCode(2)
-	}
-	if len(args) == 0 {
-		return usage()
-	}
-	fs := flag.NewFlagSet("outbox "+args[0], flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	socket := fs.String("socket", DefaultSocket, "the agent's API `socket`")
+  salvage [--dry-run] FILE           re-queue what a damaged file had not delivered`)
+	socket := fs.String("socket", DefaultSocket, "the agent's API socket `path`")
 	state := fs.String("state", "", "filter by `state`: pending, delivered, dead, disabled-endpoint")
 	endpoint := fs.String("endpoint", "", "endpoint `name`")
 	typ := fs.String("type", "", "event `type`")
@@ -52,11 +42,26 @@ func outboxCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	older := fs.Duration("older-than", 0, "finished events older than `duration`")
 	cfgPath := fs.String("config", DefaultConfigPath, "configuration `file` (compact, salvage without a running agent)")
 	dryRun := fs.Bool("dry-run", false, "salvage: report what would be re-queued")
-	if err := fs.Parse(args[1:]); err != nil {
-		return exitCode(2)
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return usageError(fs, stderr, "missing command")
+	}
+	cmd := fs.Arg(0)
+	want, ok := outboxArgs[cmd]
+	if !ok {
+		return usageError(fs, stderr, "unknown command %q", cmd)
+	}
+	args = fs.Args()[1:]
+	switch {
+	case len(args) > want.max:
+		return usageError(fs, stderr, "%s: unexpected argument %q", cmd, args[want.max])
+	case len(args) < want.min:
+		return usageError(fs, stderr, "%s: missing %s", cmd, want.name)
 	}
 	c := newAPIClient(*socket)
-	switch args[0] {
+	switch cmd {
 	case "stats":
 		var st outbox.Stats
 		if err := c.do(ctx, "GET", "/v1/outbox/stats", nil, &st); err != nil {
@@ -106,26 +111,23 @@ func outboxCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		return tw.Flush()
 	case "show":
-		if fs.NArg() != 1 {
-			return usage()
-		}
 		var raw json.RawMessage
-		if err := c.do(ctx, "GET", "/v1/outbox/events/"+fs.Arg(0), nil, &raw); err != nil {
+		if err := c.do(ctx, "GET", "/v1/outbox/events/"+args[0], nil, &raw); err != nil {
 			return err
 		}
 		_, err := stdout.Write(raw)
 		return err
 	case "retry":
 		req := agent.RetryRequest{AllDead: *dead, Endpoint: *endpoint}
-		if fs.NArg() == 1 {
-			seq, err := strconv.ParseUint(fs.Arg(0), 10, 64)
+		if len(args) == 1 {
+			seq, err := strconv.ParseUint(args[0], 10, 64)
 			if err != nil {
-				return fmt.Errorf("retry: %q is not an event number", fs.Arg(0))
+				return usageError(fs, stderr, "retry: %q is not an event number", args[0])
 			}
 			req.Seq = seq
 		}
 		if req.Seq == 0 && !req.AllDead && req.Endpoint == "" {
-			return usage()
+			return usageError(fs, stderr, "retry: give SEQ, --dead or --endpoint E")
 		}
 		var res map[string]int
 		if err := c.do(ctx, "POST", "/v1/outbox/retry", req, &res); err != nil {
@@ -134,10 +136,7 @@ func outboxCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stdout, "%d deliveries queued again\n", res["retried"])
 		return nil
 	case "enable":
-		if fs.NArg() != 1 {
-			return usage()
-		}
-		return c.do(ctx, "POST", "/v1/outbox/endpoints/"+url.PathEscape(fs.Arg(0))+"/enable", struct{}{}, nil)
+		return c.do(ctx, "POST", "/v1/outbox/endpoints/"+url.PathEscape(args[0])+"/enable", struct{}{}, nil)
 	case "purge":
 		req := agent.PurgeRequest{Dead: *dead}
 		if *older > 0 {
@@ -165,23 +164,17 @@ func outboxCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		return tw.Flush()
 	case "check":
-		if fs.NArg() != 1 {
-			return usage()
-		}
-		if err := outbox.CheckFileFull(fs.Arg(0)); err != nil {
+		if err := outbox.CheckFileFull(args[0]); err != nil {
 			fmt.Fprintln(stderr, err)
 			if errors.Is(err, outbox.ErrDamaged) {
 				return exitCode(outbox.ChildCheckExit)
 			}
 			return exitCode(1)
 		}
-		fmt.Fprintf(stdout, "%s: consistent\n", fs.Arg(0))
+		fmt.Fprintf(stdout, "%s: consistent\n", args[0])
 		return nil
 	case "salvage":
-		if fs.NArg() != 1 {
-			return usage()
-		}
-		return salvage(ctx, c, fs.Arg(0), *cfgPath, *dryRun, stdout)
+		return salvage(ctx, c, args[0], *cfgPath, *dryRun, stdout)
 	case "compact":
 		cfg, err := config.Load(*cfgPath)
 		if err != nil {
@@ -206,5 +199,18 @@ func outboxCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stdout, "compacted %s: %d → %d bytes\n", src, before.Size(), after.Size())
 		return nil
 	}
-	return usage()
+	return usageError(fs, stderr, "unknown command %q", cmd)
+}
+
+// outboxArgs is how many positional arguments each outbox command takes.
+var outboxArgs = map[string]struct {
+	min, max int
+	name     string
+}{
+	"stats": {}, "ls": {}, "purge": {}, "malformed": {}, "compact": {},
+	"show":    {1, 1, "SEQ"},
+	"retry":   {0, 1, "SEQ"},
+	"enable":  {1, 1, "ENDPOINT"},
+	"check":   {1, 1, "FILE"},
+	"salvage": {1, 1, "FILE"},
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 )
@@ -13,20 +12,40 @@ import (
 // and re-enumerates, and the phone comes back by itself. trace streams the
 // AT conversation ("> " written, "< " read, PINs masked) for --seconds.
 func phoneCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("phone", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	socket := fs.String("socket", DefaultSocket, "agent API `socket`")
+	fs := newFlagSet("phone", "<command> [--socket PATH]", `Commands:
+  ls, list                 the phones and their state (the default)
+  enable ID                let phone ID send again
+  disable ID               stop sending through phone ID
+  reset ID                 restart the modem (AT+CFUN=1,1); it comes back by itself
+  trace ID [--seconds S]   stream the AT conversation (PINs masked)`)
+	socket := fs.String("socket", DefaultSocket, "agent API socket `path`")
 	seconds := fs.Int("seconds", 30, "with trace: how long to stream, in `seconds` (at most 3600)")
-	if err := fs.Parse(args); err != nil {
-		return exitCode(2)
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
+		return err
+	}
+	rest := fs.Args()
+	want := 1
+	switch {
+	case len(rest) == 0 || rest[0] == "list" || rest[0] == "ls":
+		want = 0
+	case rest[0] == "trace" || rest[0] == "enable" || rest[0] == "disable" || rest[0] == "reset":
+	default:
+		return usageError(fs, stderr, "unknown command %q", rest[0])
+	}
+	if len(rest) > 0 {
+		if got := len(rest) - 1; got < want {
+			return usageError(fs, stderr, "%s: missing phone ID", rest[0])
+		} else if got > want {
+			return usageError(fs, stderr, "%s: unexpected argument %q", rest[0], rest[1+want])
+		}
 	}
 	c := newAPIClient(*socket)
 	var out json.RawMessage
 	var err error
-	switch rest := fs.Args(); {
+	switch {
 	case len(rest) == 0 || rest[0] == "list" || rest[0] == "ls":
 		err = c.do(ctx, "GET", "/v1/phones", nil, &out)
-	case len(rest) == 2 && rest[0] == "trace":
+	case rest[0] == "trace":
 		return c.stream(ctx, fmt.Sprintf("/v1/phones/%s/trace?seconds=%d", rest[1], *seconds), func(line []byte) error {
 			var l struct{ At, Dir, Line string }
 			if err := json.Unmarshal(line, &l); err != nil {
@@ -39,11 +58,8 @@ func phoneCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			_, err := fmt.Fprintf(stdout, "%s %s %s\n", l.At, arrow, l.Line)
 			return err
 		})
-	case len(rest) == 2 && (rest[0] == "enable" || rest[0] == "disable" || rest[0] == "reset"):
+	default: // enable, disable, reset
 		err = c.do(ctx, "POST", fmt.Sprintf("/v1/phones/%s/%s", rest[1], rest[0]), nil, &out)
-	default:
-		fmt.Fprintln(stderr, "usage: simhook phone [--socket S] list | enable ID | disable ID | reset ID | trace ID [--seconds S]")
-		return exitCode(2)
 	}
 	if err != nil {
 		return err

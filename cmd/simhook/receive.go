@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,8 +23,7 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 // receiveCmd is `simhook receive`: a verifying receiver for installers. It
 // prints a verdict for every request and can append events as JSON lines.
 func receiveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("receive", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("receive", "--secret S [--listen ADDR] [--jsonl FILE] [flags]", "Run a local webhook receiver that verifies every request and prints a verdict.")
 	listen := fs.String("listen", "127.0.0.1:8080", "`address` to listen on")
 	var secrets stringList
 	fs.Var(&secrets, "secret", "endpoint `secret` (repeat while rotating; current first)")
@@ -33,8 +31,11 @@ func receiveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	jsonl := fs.String("jsonl", "", "append each verdict as a JSON line to `file`")
 	tolerance := fs.Duration("tolerance", 0, "allowed clock difference (default 5m)")
 	legacy := fs.Bool("allow-legacy-only", false, "accept requests that carry only the legacy RaspiSMS signature")
-	if err := fs.Parse(args); err != nil {
-		return exitCode(2)
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
+		return err
+	}
+	if err := noArgs(fs, stderr); err != nil {
+		return err
 	}
 	if *secretFile != "" {
 		data, err := os.ReadFile(*secretFile)
@@ -44,8 +45,7 @@ func receiveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		secrets = append(secrets, string(trimNewline(data)))
 	}
 	if len(secrets) == 0 {
-		fmt.Fprintln(stderr, "simhook receive: --secret or --secret-file is required")
-		return exitCode(2)
+		return usageError(fs, stderr, "--secret or --secret-file is required")
 	}
 	opts := receiver.Options{
 		Secrets:         secrets,

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,12 +20,14 @@ const DefaultConfigPath = "/etc/simhook/simhook.yaml"
 // runAgent is `simhook run`: the daemon. It loads and validates the
 // configuration, watches it for changes (and reloads on SIGHUP), and runs the
 // agent until SIGINT or SIGTERM.
-func runAgent(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("run", "[--config FILE]", "Run the agent in the foreground (the systemd service) until SIGINT or SIGTERM;\nSIGHUP rereads the configuration.")
 	path := fs.String("config", DefaultConfigPath, "configuration `file`")
-	if err := fs.Parse(args); err != nil {
-		return exitCode(2)
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
+		return err
+	}
+	if err := noArgs(fs, stderr); err != nil {
+		return err
 	}
 	cfg, err := config.Load(*path)
 	if err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,22 +14,19 @@ import (
 // `nc -l` prints it, or only its form fields or JSON) against a secret and
 // says which signatures pass. It exits 1 when the request is not valid.
 func verifyCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("verify", "--secret S [--tolerance D] [--allow-legacy-only] [FILE|-]", "Verify one captured webhook request (raw HTTP, or its form fields or JSON),\nread from FILE or standard input. Exit status 1: not valid.")
 	var secrets stringList
 	fs.Var(&secrets, "secret", "endpoint `secret` (repeatable)")
 	tolerance := fs.Duration("tolerance", 0, "also judge the timestamp against now with this tolerance (default: only report the age)")
 	legacy := fs.Bool("allow-legacy-only", false, "judge a request without Standard Webhooks headers on its legacy signature")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: simhook verify --secret S [--tolerance 5m] [FILE|-]")
-		fs.PrintDefaults()
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
+		return err
 	}
-	if err := fs.Parse(args); err != nil {
-		return exitCode(2)
+	if len(secrets) == 0 {
+		return usageError(fs, stderr, "--secret is required")
 	}
-	if len(secrets) == 0 || fs.NArg() > 1 {
-		fs.Usage()
-		return exitCode(2)
+	if fs.NArg() > 1 {
+		return usageError(fs, stderr, "unexpected argument %q", fs.Arg(1))
 	}
 	var raw []byte
 	var err error

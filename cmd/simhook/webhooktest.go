@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -21,17 +20,20 @@ import (
 
 // webhookCmd is `simhook webhook test`.
 func webhookCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "test" {
-		fmt.Fprintln(stderr, "Usage: simhook webhook test [--config FILE] [--endpoint NAME] [--type TYPE]")
-		return exitCode(2)
-	}
-	fs := flag.NewFlagSet("webhook test", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("webhook", "test [--config FILE] [--endpoint NAME] [--type TYPE]", "Send sample events to the configured endpoints (or one) and show their answers.")
 	path := fs.String("config", DefaultConfigPath, "configuration `file`")
 	only := fs.String("endpoint", "", "test only the endpoint with this `name`")
 	typ := fs.String("type", "", "send only this event `type`")
-	if err := fs.Parse(args[1:]); err != nil {
-		return exitCode(2)
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
+		return err
+	}
+	switch {
+	case fs.NArg() == 0:
+		return usageError(fs, stderr, "missing command")
+	case fs.Arg(0) != "test":
+		return usageError(fs, stderr, "unknown command %q", fs.Arg(0))
+	case fs.NArg() > 1:
+		return usageError(fs, stderr, "unexpected argument %q", fs.Arg(1))
 	}
 	cfg, err := config.Load(*path)
 	if err != nil {
