@@ -213,6 +213,7 @@ func TestReceiverBackWhileSMSArrive(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // each has its own lab and receiver address
 			var arrived arrivals
 			l := newLab(t, lab.Options{Stopped: true, OnEvent: arrived.hook})
 			yaml := l.ConfigYAML()
