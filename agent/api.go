@@ -279,9 +279,8 @@ func (a *Agent) handleSendStatus(w http.ResponseWriter, r *http.Request) {
 
 func (a *Agent) handlePhoneEnable(enabled bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		id, err := strconv.Atoi(r.PathValue("id"))
-		if err != nil {
-			writeError(w, http.StatusBadRequest, fmt.Errorf("id: %w", err))
+		id, ok := phoneID(w, r)
+		if !ok {
 			return
 		}
 		if err := a.SetPhoneEnabled(r.Context(), id, enabled); err != nil {
@@ -296,11 +295,21 @@ func (a *Agent) handlePhoneEnable(enabled bool) http.HandlerFunc {
 	}
 }
 
-// handlePhoneReset sends AT+CFUN=1,1 to a phone's modem.
-func (a *Agent) handlePhoneReset(w http.ResponseWriter, r *http.Request) {
+// phoneID reads the {id} of a /v1/phones/{id}/... path, answering 400 if it
+// is not a number.
+func phoneID(w http.ResponseWriter, r *http.Request) (int, bool) {
 	id, err := strconv.Atoi(r.PathValue("id"))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("id: %w", err))
+		return 0, false
+	}
+	return id, true
+}
+
+// handlePhoneReset sends AT+CFUN=1,1 to a phone's modem.
+func (a *Agent) handlePhoneReset(w http.ResponseWriter, r *http.Request) {
+	id, ok := phoneID(w, r)
+	if !ok {
 		return
 	}
 	if err := a.ResetPhone(r.Context(), id); err != nil {
@@ -323,9 +332,8 @@ const maxTrace = time.Hour
 // handlePhoneTrace streams a phone's AT conversation as JSON lines for
 // ?seconds= (default 30, at most an hour) or until the client goes away.
 func (a *Agent) handlePhoneTrace(w http.ResponseWriter, r *http.Request) {
-	id, err := strconv.Atoi(r.PathValue("id"))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, fmt.Errorf("id: %w", err))
+	id, ok := phoneID(w, r)
+	if !ok {
 		return
 	}
 	d := 30 * time.Second
@@ -342,7 +350,11 @@ func (a *Agent) handlePhoneTrace(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, err)
 		return
 	}
-	defer stop()
+	defer func() {
+		if n := stop(); n > 0 {
+			a.log.Warn("trace reader too slow: lines dropped", "phone", id, "dropped", n)
+		}
+	}()
 	// A stream outlives the server's write timeout: extend it for this one.
 	rc := http.NewResponseController(w)
 	_ = rc.SetWriteDeadline(time.Now().Add(d + 10*time.Second))

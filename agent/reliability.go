@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/simhook/simhook/modem"
 	"sort"
 	"strconv"
 	"time"
@@ -192,43 +191,4 @@ func (a *Agent) SetPhoneEnabled(ctx context.Context, phone int, enabled bool) er
 		a.sends.kick()
 	}
 	return err
-}
-
-// ResetPhone sends AT+CFUN=1,1 to a phone's modem once no send is in
-// progress on it (a reset during +CMGS would leave the send's fate
-// unknown). The modem re-enumerates and the phone comes back by itself.
-func (a *Agent) ResetPhone(ctx context.Context, phone int) error {
-	a.mu.Lock()
-	w := a.workers[phone]
-	a.mu.Unlock()
-	if w == nil {
-		return fmt.Errorf("%w %d", ErrUnknownPhone, phone)
-	}
-	for !w.claim() {
-		w.mu.Lock()
-		idle := w.idle
-		w.mu.Unlock()
-		if idle == nil {
-			continue
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-idle:
-		}
-	}
-	defer w.release()
-	return w.phone.Reset(ctx)
-}
-
-// TracePhone streams the AT conversation of a phone until stop is called.
-func (a *Agent) TracePhone(phone int) (lines <-chan modem.TraceLine, stop func(), err error) {
-	a.mu.Lock()
-	w := a.workers[phone]
-	a.mu.Unlock()
-	if w == nil {
-		return nil, nil, fmt.Errorf("%w %d", ErrUnknownPhone, phone)
-	}
-	lines, stop = w.phone.SubscribeTrace()
-	return lines, stop, nil
 }

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"reflect"
 	"sync"
@@ -51,6 +52,42 @@ func (a *Agent) startWorkerLocked(p config.Phone) {
 		}
 	}()
 	w.log.Info("phone worker started", "port", p.Port)
+}
+
+// worker returns the running worker of a phone, or ErrUnknownPhone.
+func (a *Agent) worker(phone int) (*worker, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if w := a.workers[phone]; w != nil {
+		return w, nil
+	}
+	return nil, fmt.Errorf("%w %d", ErrUnknownPhone, phone)
+}
+
+// ResetPhone sends AT+CFUN=1,1 to a phone's modem once no send is in
+// progress on it (a reset during +CMGS would leave the send's fate
+// unknown). The modem re-enumerates and the phone comes back by itself.
+func (a *Agent) ResetPhone(ctx context.Context, phone int) error {
+	w, err := a.worker(phone)
+	if err != nil {
+		return err
+	}
+	if err := w.claimWait(ctx); err != nil {
+		return err
+	}
+	defer w.release()
+	return w.phone.Reset(ctx)
+}
+
+// TracePhone streams the AT conversation of a phone until stop is called;
+// stop returns how many lines the subscriber did not take in time.
+func (a *Agent) TracePhone(phone int) (lines <-chan modem.TraceLine, stop func() int, err error) {
+	w, err := a.worker(phone)
+	if err != nil {
+		return nil, nil, err
+	}
+	lines, stop = w.phone.SubscribeTrace()
+	return lines, stop, nil
 }
 
 // stop ends the worker and waits for its driver to return.
@@ -131,6 +168,24 @@ func (w *worker) claim() bool {
 	}
 	w.idle = make(chan struct{})
 	return true
+}
+
+// claimWait claims the phone, waiting for the send in progress to end.
+func (w *worker) claimWait(ctx context.Context) error {
+	for !w.claim() {
+		w.mu.Lock()
+		idle := w.idle
+		w.mu.Unlock()
+		if idle == nil {
+			continue // released between the two looks: claim again
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-idle:
+		}
+	}
+	return nil
 }
 
 // release ends a claim.

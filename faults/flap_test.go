@@ -3,6 +3,7 @@
 package faults
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -97,12 +98,10 @@ func TestModemFlapping(t *testing.T) {
 					t.Fatalf("cycle %d: unplug: %v", cycle, err)
 				}
 				// The phone notices: its session ends.
-				for _, r := phone(); r == reconnects; _, r = phone() {
-					if ctx.Err() != nil {
-						t.Fatalf("cycle %d: the phone never noticed its modem went away", cycle)
-					}
-					time.Sleep(5 * time.Millisecond)
-				}
+				until(t, ctx, fmt.Sprintf("cycle %d: the phone noticing its modem went away", cycle), func() bool {
+					_, r := phone()
+					return r != reconnects
+				})
 				inject(3) // arrives while the modem is away: it waits on the SIM
 				if !sc.reset {
 					time.Sleep(sc.absent)
@@ -110,19 +109,9 @@ func TestModemFlapping(t *testing.T) {
 						t.Fatalf("cycle %d: replug: %v", cycle, err)
 					}
 				}
-				for !m.PluggedAt().After(plugged) {
-					if ctx.Err() != nil {
-						t.Fatalf("cycle %d: the modem never came back", cycle)
-					}
-					time.Sleep(5 * time.Millisecond)
-				}
+				until(t, ctx, fmt.Sprintf("cycle %d: the modem coming back", cycle), func() bool { return m.PluggedAt().After(plugged) })
 				back := m.PluggedAt()
-				for s, _ := phone(); s != "up"; s, _ = phone() {
-					if ctx.Err() != nil {
-						t.Fatalf("cycle %d: phone still %s", cycle, s)
-					}
-					time.Sleep(5 * time.Millisecond)
-				}
+				until(t, ctx, fmt.Sprintf("cycle %d: the phone up again", cycle), func() bool { s, _ := phone(); return s == "up" })
 				res.ready = append(res.ready, time.Since(back))
 				inject(2)
 				time.Sleep(3 * time.Second) // up between flaps
@@ -141,6 +130,18 @@ func TestModemFlapping(t *testing.T) {
 			results = append(results, res)
 			mu.Unlock()
 		})
+	}
+}
+
+// until polls cond every 5 ms (the resolution of the figures) until it
+// holds; it fails the test when ctx ends first.
+func until(t *testing.T, ctx context.Context, what string, cond func() bool) {
+	t.Helper()
+	for !cond() {
+		if ctx.Err() != nil {
+			t.Fatalf("waiting for %s: %v", what, ctx.Err())
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 

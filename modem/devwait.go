@@ -122,16 +122,17 @@ func devicePresent(path string) bool {
 	return err == nil
 }
 
-// waitPresent blocks until present reports true, or ctx ends (its error is
-// returned). It re-checks on every event in the watched directories, and
-// every poll period in case an event is missed.
-func (w *devWatch) waitPresent(ctx context.Context, present func() bool, dirs ...string) error {
+// waitPresent blocks until path leads to a device, or ctx ends (its error
+// is returned). It re-checks on every event in path's directory (or its
+// nearest existing ancestor), and every poll period in case an event is
+// missed.
+func (w *devWatch) waitPresent(ctx context.Context, path string) error {
 	poll := time.NewTicker(w.poll)
 	defer poll.Stop()
 	for {
-		w.watchFor(dirs...)
+		w.watchFor(filepath.Dir(path))
 		// Checked after arming, so a node created in between is not missed.
-		if present() {
+		if devicePresent(path) {
 			return nil
 		}
 		select {
@@ -160,11 +161,18 @@ func (w *devWatch) waitPresent(ctx context.Context, present func() bool, dirs ..
 // removed in its directory, or ctx ends or d passes; it reports whether
 // such a change came. It serves the backoff wait after a failed session:
 // a device that vanishes then (or is re-created by a re-enumeration) ends
-// the wait early.
+// the wait early. With no path (a matched phone) it just waits.
 func (w *devWatch) changed(ctx context.Context, path string, d time.Duration) bool {
-	w.watchFor(filepath.Dir(path))
 	timer := time.NewTimer(d)
 	defer timer.Stop()
+	if path == "" {
+		select {
+		case <-ctx.Done():
+		case <-timer.C:
+		}
+		return false
+	}
+	w.watchFor(filepath.Dir(path))
 	base := filepath.Base(path)
 	wasPresent := devicePresent(path)
 	poll := time.NewTicker(w.poll)

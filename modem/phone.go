@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -197,13 +196,6 @@ func (p *Phone) Run(ctx context.Context) error {
 			continue
 		}
 		p.log.Warn("phone down; reconnecting", "phone", p.cfg.ID, "err", err, "in", wait)
-		if p.cfg.Port == "" {
-			select {
-			case <-ctx.Done():
-			case <-time.After(wait):
-			}
-			continue
-		}
 		// A device that vanishes or is created again during the wait (a
 		// re-enumeration whose node outlived the read error) ends it.
 		dw.changed(ctx, p.cfg.Port, wait)
@@ -216,7 +208,7 @@ func (p *Phone) Run(ctx context.Context) error {
 func (p *Phone) waitForDevice(ctx context.Context, dw *devWatch) {
 	p.setState(func(s *State) { s.Status = "down"; s.Absent = true })
 	p.log.Info("waiting for the modem to appear", "phone", p.cfg.ID, "port", p.cfg.Port)
-	if dw.waitPresent(ctx, func() bool { return devicePresent(p.cfg.Port) }, filepath.Dir(p.cfg.Port)) == nil {
+	if dw.waitPresent(ctx, p.cfg.Port) == nil {
 		p.log.Info("modem appeared", "phone", p.cfg.ID, "port", p.cfg.Port)
 	}
 }

@@ -152,11 +152,10 @@ func maskSecrets(line string) string {
 // traceState is a phone's trace: on while the configuration asks for it
 // (logged at debug level) or while someone subscribes (simhook phone trace).
 type traceState struct {
-	on      atomic.Bool // either of the two: the tracer looks at it
-	logged  atomic.Bool
-	mu      sync.Mutex
-	subs    map[chan TraceLine]struct{}
-	dropped int
+	on     atomic.Bool // either of the two: the tracer looks at it
+	logged atomic.Bool
+	mu     sync.Mutex
+	subs   map[chan TraceLine]int // subscriber → lines it missed
 }
 
 // update recomputes on; t.mu is held.
@@ -174,26 +173,29 @@ func (p *Phone) SetTrace(on bool) {
 }
 
 // SubscribeTrace streams the AT conversation until stop is called. Lines
-// that the subscriber does not take in time are dropped and counted, so a
-// slow reader never holds up the modem.
-func (p *Phone) SubscribeTrace() (lines <-chan TraceLine, stop func()) {
+// that the subscriber does not take in time are dropped, so a slow reader
+// never holds up the modem; stop returns how many.
+func (p *Phone) SubscribeTrace() (lines <-chan TraceLine, stop func() (dropped int)) {
 	ch := make(chan TraceLine, 256)
 	p.trace.mu.Lock()
 	if p.trace.subs == nil {
-		p.trace.subs = make(map[chan TraceLine]struct{})
+		p.trace.subs = make(map[chan TraceLine]int)
 	}
-	p.trace.subs[ch] = struct{}{}
+	p.trace.subs[ch] = 0
 	p.trace.update()
 	p.trace.mu.Unlock()
 	var once sync.Once
-	return ch, func() {
+	dropped := 0
+	return ch, func() int {
 		once.Do(func() {
 			p.trace.mu.Lock()
+			dropped = p.trace.subs[ch]
 			delete(p.trace.subs, ch)
 			p.trace.update()
 			p.trace.mu.Unlock()
 			close(ch)
 		})
+		return dropped
 	}
 }
 
@@ -208,7 +210,7 @@ func (p *Phone) emitTrace(l TraceLine) {
 		select {
 		case ch <- l:
 		default:
-			p.trace.dropped++
+			p.trace.subs[ch]++
 		}
 	}
 }
