@@ -10,7 +10,10 @@
 package redact
 
 import (
+	"errors"
+	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -112,8 +115,8 @@ func tokenLike(s string) bool {
 }
 
 // urlInText finds URLs quoted in text: a scheme, "://", then anything up to
-// a space or a quote.
-var urlInText = regexp.MustCompile("[A-Za-z][A-Za-z0-9+.-]*://[^\\s\"'<>`]+")
+// a space or a double quote (a single quote is legal in a URL).
+var urlInText = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^\s"]+`)
 
 // String masks every URL in s.
 func String(s string) string {
@@ -132,7 +135,16 @@ func Error(err error) error {
 		return nil
 	}
 	msg := err.Error()
-	masked := String(msg)
+	masked := msg
+	// A failed request's *url.Error quotes its URL with %q: replace that
+	// exact text first, since a quote inside the URL, escaped there, would
+	// end the generic match early and leave the rest in clear.
+	var ue *url.Error
+	if errors.As(err, &ue) && ue.URL != "" {
+		masked = strings.ReplaceAll(masked, strconv.Quote(ue.URL), strconv.Quote(URL(ue.URL)))
+		masked = strings.ReplaceAll(masked, ue.URL, URL(ue.URL))
+	}
+	masked = String(masked)
 	if masked == msg {
 		return err
 	}

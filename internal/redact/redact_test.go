@@ -39,6 +39,7 @@ func TestString(t *testing.T) {
 		{`parse "https://u:pw@h:port/?t=S": invalid port ":port" after host`, `parse "https://REDACTED@h:port/?t=REDACTED": invalid port ":port" after host`},
 		{"two: http://a/?x=1 and https://b@c/", "two: http://a/?x=REDACTED and https://REDACTED@c/"},
 		{"no url here", "no url here"},
+		{`get http://h/x?token=ab'cdSECRET failed`, `get http://h/x?token=REDACTED failed`},
 	}
 	for _, tt := range tests {
 		if got := String(tt.in); got != tt.want {
@@ -47,26 +48,33 @@ func TestString(t *testing.T) {
 	}
 }
 
-// TestError: a real client error is masked and still unwraps.
+// TestError: a real client error is masked and still unwraps, also when
+// the URL holds quotes (legal in a URL, escaped where %q prints it).
 func TestError(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	req, err := http.NewRequestWithContext(ctx, "GET", "http://alice:pw@127.0.0.1:1/x?token=SECRET", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = http.DefaultClient.Do(req)
-	if err == nil {
-		t.Fatal("no error")
-	}
-	masked := Error(err)
-	for _, s := range []string{"alice", "pw", "SECRET"} {
-		if strings.Contains(masked.Error(), s) {
-			t.Errorf("%q shows %q", masked, s)
+	for _, raw := range []string{
+		"http://alice:pw@127.0.0.1:1/x?token=SECRET",
+		"http://127.0.0.1:1/x?token=ab'cdSECRET",
+		`http://127.0.0.1:1/x?token=ab"cdSECRET`,
+	} {
+		req, err := http.NewRequestWithContext(ctx, "GET", raw, nil)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if !strings.Contains(masked.Error(), "127.0.0.1:1/x?token=REDACTED") || !errors.Is(masked, context.Canceled) {
-		t.Errorf("masked %q (Is Canceled: %v): lost what it said", masked, errors.Is(masked, context.Canceled))
+		_, err = http.DefaultClient.Do(req)
+		if err == nil {
+			t.Fatal("no error")
+		}
+		masked := Error(err)
+		for _, s := range []string{"alice", "pw", "SECRET"} {
+			if strings.Contains(masked.Error(), s) {
+				t.Errorf("%q shows %q", masked, s)
+			}
+		}
+		if !strings.Contains(masked.Error(), "127.0.0.1:1/x?token=REDACTED") || !errors.Is(masked, context.Canceled) {
+			t.Errorf("masked %q (Is Canceled: %v): lost what it said", masked, errors.Is(masked, context.Canceled))
+		}
 	}
 	if Error(nil) != nil {
 		t.Error("Error(nil) is not nil")
