@@ -117,3 +117,45 @@ func waitFile(ctx context.Context, name string) error {
 		}
 	}
 }
+
+// TestGoReceiverPanicReleases: a handler that panics must not leave its id
+// claimed (every retry would be answered "busy" until the id expires); the
+// retry after the panic is handled.
+func TestGoReceiverPanicReleases(t *testing.T) {
+	if err := Available(Go); err != nil {
+		skipUnlessRequired(t, err.Error())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	control := t.TempDir()
+	p, err := Start(ctx, Config{Lang: Go, Secret: secretKinds[0].secret, ControlDir: control})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	e := endpoint{"post", "form", []string{secretKinds[0].secret}}
+	m := loadMessages(t)[0]
+	client := &http.Client{Timeout: time.Minute}
+	if err := os.WriteFile(filepath.Join(control, "panic"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := client.Do(signedRequest(t, p.URL, e, m, time.Now()).WithContext(ctx)); err == nil {
+		resp.Body.Close()
+		t.Fatalf("a panicking handler answered HTTP %d", resp.StatusCode)
+	}
+	if err := os.Remove(filepath.Join(control, "panic")); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := client.Do(signedRequest(t, p.URL, e, m, time.Now()).WithContext(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("the retry after a panic: HTTP %d, want 200", resp.StatusCode)
+	}
+	v, err := p.Next(ctx)
+	if err != nil || v.Outcome != "accept" {
+		t.Fatalf("the retry after a panic: verdict %q (%v), want accept", v.Line, err)
+	}
+}

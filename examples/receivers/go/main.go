@@ -67,6 +67,17 @@ const (
 	duplicate        // handled already
 )
 
+// handle runs handleEvent on a claimed event and releases the claim, also
+// when the handler panics (net/http recovers the panic; an id left claimed
+// would answer every retry "busy" until it expires).
+func (rc *receiver) handle(ev *webhook.Event) (err error) {
+	ok := false
+	defer func() { rc.release(ev.RandomID, ok) }()
+	err = handleEvent(ev)
+	ok = err == nil
+	return err
+}
+
 func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	verdict, status := "", http.StatusOK
 	ev, err := rc.check(r)
@@ -85,8 +96,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case duplicate:
 			verdict = "duplicate " + string(ev.Type)
 		default:
-			err := handleEvent(ev)
-			rc.release(ev.RandomID, err == nil)
+			err := rc.handle(ev)
 			if err != nil {
 				log.Printf("handling %s: %v", ev.RandomID, err)
 				verdict, status = "error "+string(ev.Type), http.StatusInternalServerError

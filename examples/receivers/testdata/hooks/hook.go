@@ -1,7 +1,8 @@
 // This file is added to the example Go receiver's package by the tests (go
 // build -overlay): it swaps in a test event handler steered by files in
 // $SIMHOOK_TEST_CONTROL. While "block" exists it creates "entered" and
-// waits; then, while "fail" exists, it fails.
+// waits; then, while "fail" exists, it fails, and while "panic" exists it
+// panics (net/http recovers it and drops the connection).
 
 package main
 
@@ -27,6 +28,9 @@ func testHandleEvent(*webhook.Event) error {
 		for exists("block") && time.Now().Before(giveUp) {
 			time.Sleep(10 * time.Millisecond)
 		}
+	}
+	if exists("panic") {
+		panic("test handler: told to panic")
 	}
 	if exists("fail") {
 		return errors.New("test handler: told to fail")
