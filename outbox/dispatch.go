@@ -283,8 +283,13 @@ func (o *Outbox) pickDue(now time.Time, n int, inflight map[string]bool, busy ma
 			st.activeAt = now
 		}
 		if v.taken > 0 && v.cands[0].probe {
+			// The next probe waits its turn whatever this one's outcome
+			// (an answer resets it; a request that cannot even be built,
+			// a bad template, must not make the backlog a busy loop).
 			st.lastProbe, st.netChanged = now, false
-			if !v.unreachable {
+			if v.unreachable {
+				st.nextProbe = now.Add(o.probeWait(st.probes))
+			} else {
 				st.nextProbe = now.Add(o.jitter(o.settings().ProbeMax))
 			}
 		}
@@ -321,7 +326,11 @@ type epView struct {
 // sends now and then. If candidates are left waiting for a reservation,
 // until is when the earliest one lapses.
 func share(views []*epView, n int, now time.Time) (picks []pick, until time.Time) {
-	active := func(v *epView) bool { return len(v.cands) > 0 || recent(v.activeAt, now) }
+	// An unreachable endpoint reserves nothing: its probes would otherwise
+	// keep a slot from the others for the whole outage. A due probe still
+	// gets a slot (its load is 0).
+	reserves := func(v *epView) bool { return !v.unreachable && recent(v.activeAt, now) }
+	active := func(v *epView) bool { return len(v.cands) > 0 || reserves(v) }
 	for len(picks) < n {
 		var best *epView
 		idle := 0 // active endpoints with nothing in progress
@@ -345,18 +354,15 @@ func share(views []*epView, n int, now time.Time) (picks []pick, until time.Time
 		picks = append(picks, best.cands[best.taken])
 		best.taken++
 	}
-	for _, v := range views {
-		if v.taken < len(v.cands) {
-			// Waiting for a slot: one freeing wakes the dispatcher, but a
-			// reservation lapsing does not.
-			for _, r := range views {
-				if r != v && len(r.cands) == 0 && r.busy == 0 && recent(r.activeAt, now) {
-					if t := r.activeAt.Add(reserveFor); until.IsZero() || t.Before(until) {
-						until = t
-					}
+	// Candidates waiting for a slot are woken by one freeing, but not by a
+	// reservation lapsing: say when the earliest one does.
+	if slices.ContainsFunc(views, func(v *epView) bool { return v.taken < len(v.cands) }) {
+		for _, r := range views {
+			if len(r.cands) == 0 && r.busy == 0 && reserves(r) {
+				if t := r.activeAt.Add(reserveFor); until.IsZero() || t.Before(until) {
+					until = t
 				}
 			}
-			break
 		}
 	}
 	return picks, until

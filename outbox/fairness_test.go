@@ -178,3 +178,31 @@ func TestShare(t *testing.T) {
 		})
 	}
 }
+
+// TestShareUnreachable: an unreachable endpoint between probes reserves no
+// slot (its probes would otherwise keep one from the others for the whole
+// outage), and its due probe still gets one.
+func TestShareUnreachable(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name        string
+		probeDue    bool
+		wantA, want int
+	}{
+		{"between probes", false, 4, 0},
+		{"probe due", true, 3, 1},
+	} {
+		a := &epView{name: "a", activeAt: now}
+		for i := range 10 {
+			a.cands = append(a.cands, pick{seq: uint64(i + 1), endpoint: "a"})
+		}
+		down := &epView{name: "down", activeAt: now, unreachable: true}
+		if tt.probeDue {
+			down.cands = []pick{{seq: 1, endpoint: "down", probe: true}}
+		}
+		share([]*epView{a, down}, 4, now)
+		if a.taken != tt.wantA || down.taken != tt.want {
+			t.Errorf("%s: a takes %d, the unreachable one %d; want %d and %d", tt.name, a.taken, down.taken, tt.wantA, tt.want)
+		}
+	}
+}

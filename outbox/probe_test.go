@@ -120,11 +120,50 @@ func TestUnreachableTimeIsNotAged(t *testing.T) {
 	if err := o.SetEndpoints(eps); err != nil {
 		t.Fatal(err)
 	}
+	// The file kept the endpoint's unreachable time (2 h up to the close).
+	kept := o.offlineTotalOf("down", clock.Now())
+	if kept < 2*time.Hour || kept > 2*time.Hour+2*time.Minute {
+		t.Errorf("after a restart the unreachable endpoint's time is %s, want about 2h", kept)
+	}
 	o.settle(answered(clock, 1, "down", 200), func() {})
 	if d := deliveryOf(t, o, 1, "down"); d.State != StateDelivered || d.Age > 3*ageSlack {
 		t.Errorf("after a restart and the answer: %s, age %s", d.State, d.Age)
 	}
 	if m := o.Metrics(); m.OfflineTotal != 0 {
 		t.Errorf("the host was never offline, yet OfflineTotal is %s", m.OfflineTotal)
+	}
+}
+
+// TestRequestErrorWhileUnreachablePaced: a request that cannot be built (a
+// bad template after a reload) while its endpoint is unreachable is a
+// client error of the probed delivery, but the next probe still waits its
+// turn: the backlog must not be dead-lettered in a busy loop with the
+// clock standing still.
+func TestRequestErrorWhileUnreachablePaced(t *testing.T) {
+	clock := newFakeClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	o := open(t, Options{Clock: clock})
+	if err := o.SetEndpoints([]Endpoint{testEndpoint("chat")}); err != nil {
+		t.Fatal(err)
+	}
+	enqueueN(t, o, 0, 3)
+	o.settle(refused(clock, 1, "chat", false), func() {})
+	clock.Advance(2 * time.Second)
+	for range 5 {
+		picks, _, err := o.pickDue(clock.Now(), 4, map[string]bool{}, map[string]int{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range picks {
+			res := attemptResult{pick: p, status: -1, err: errors.New("template: render failed"), started: clock.Now()}
+			o.settle(res, func() {})
+		}
+	}
+	if n := o.Metrics().Deliveries["chat"][OutcomeClientError]; n != 1 {
+		t.Errorf("%d request errors with the clock standing still, want the one probe", n)
+	}
+	for seq := uint64(1); seq <= 3; seq++ {
+		if d := deliveryOf(t, o, seq, "chat"); d.State != StatePending {
+			t.Errorf("delivery %d is %s with the clock standing still", seq, d.State)
+		}
 	}
 }

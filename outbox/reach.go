@@ -1,7 +1,6 @@
 package outbox
 
 import (
-	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -90,12 +89,7 @@ func (o *Outbox) probeFirst() time.Duration {
 // ProbeFirst, doubling with each failed probe up to ProbeMax, drawn over
 // its upper half.
 func (o *Outbox) probeWait(n int) time.Duration {
-	d, ceiling := o.probeFirst(), o.settings().ProbeMax
-	for i := 0; i < n && d < ceiling; i++ {
-		d *= 2
-	}
-	d = min(d, ceiling)
-	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+	return o.backoff(RetryPolicy{Initial: o.probeFirst(), MaxInterval: o.settings().ProbeMax}, n+1)
 }
 
 // NetworkChanged tells the outbox that the host's network changed (a link
