@@ -36,10 +36,6 @@ type Options struct {
 	// ProbeInterval, if set, overrides delivery.probe_max, the cap of the
 	// outbox's probe backoff (tests with an injected clock).
 	ProbeInterval time.Duration
-	// NoNetWatch leaves the host's network changes unwatched (by default a
-	// NETLINK_ROUTE socket makes the outbox probe unreachable endpoints as
-	// soon as a link comes up or an address or default route is added).
-	NoNetWatch bool
 	// ClockState overrides the clock guard (tests); nil means the real one.
 	ClockState func() outbox.ClockState
 	// CheckOutbox checks outbox.db before it is opened; nil means the
@@ -162,9 +158,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		}()
 	}
 	goOwned("outbox", out.Run)
-	if !a.opts.NoNetWatch {
-		goOwned("netwatch", func(ctx context.Context) error { return a.watchNetwork(ctx, out) })
-	}
+	goOwned("netwatch", func(ctx context.Context) error { return a.watchNetwork(ctx, out) })
 
 	phonesCtx, stopPhones := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopPhones()
@@ -234,14 +228,15 @@ func (a *Agent) healthy() bool {
 
 // outboxOptions maps the configuration onto the outbox.
 func (a *Agent) outboxOptions(cfg *config.Config) outbox.Options {
+	d := a.deliverySettings(cfg)
 	return outbox.Options{
 		Clock:           a.opts.Clock,
 		Logger:          a.log.With("component", "outbox"),
-		Concurrency:     cfg.Delivery.Concurrency,
+		Concurrency:     d.Concurrency,
 		HTTPClient:      a.opts.HTTPClient,
-		RequireTimeSync: cfg.Delivery.RequireTimeSync,
-		Retention:       cfg.Delivery.Retention.Duration,
-		ProbeInterval:   a.deliverySettings(cfg).ProbeMax,
+		RequireTimeSync: d.RequireTimeSync,
+		Retention:       d.Retention,
+		ProbeInterval:   d.ProbeMax,
 		ClockState:      a.opts.ClockState,
 	}
 }

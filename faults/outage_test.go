@@ -218,6 +218,9 @@ func TestReceiverBackWhileSMSArrive(t *testing.T) {
 			l := newLab(t, lab.Options{Stopped: true, OnEvent: arrived.hook})
 			yaml := l.ConfigYAML()
 			if tt.blackHole {
+				if !strings.Contains(yaml, "timeout: 5s") {
+					t.Fatalf("the lab's configuration has no endpoint timeout of 5s to shorten:\n%s", yaml)
+				}
 				yaml = strings.Replace(yaml, "timeout: 5s", "timeout: 2s", 1)
 			}
 			if err := l.WriteConfig(yaml); err != nil {
@@ -236,6 +239,7 @@ func TestReceiverBackWhileSMSArrive(t *testing.T) {
 				if hole, err = newBlackHole(addr); err != nil {
 					t.Fatal(err)
 				}
+				t.Cleanup(hole.Close) // also on a failure before its own Close
 			}
 			feed := startFeed(t, l, tt.name, 700*time.Millisecond)
 			attempts := out.Metrics().Attempts

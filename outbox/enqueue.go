@@ -128,9 +128,7 @@ func (o *Outbox) plan(ev Event) (enqueuePlan, error) {
 		}
 	}
 	sort.Strings(p.targets)
-	for _, name := range p.targets {
-		p.offlineTotals = append(p.offlineTotals, o.reachOf(name).totalAt(now))
-	}
+	p.offlineTotals = o.offlineTotals(p.targets, now)
 	o.mu.Unlock()
 	p.randomIDs = make([]string, len(p.targets))
 	for i := range p.targets {

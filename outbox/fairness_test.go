@@ -30,6 +30,10 @@ func TestSlowEndpointDoesNotStarveOthers(t *testing.T) {
 		{"slow sorts last", "z-slow", 4 * slowDelay},
 		{"black hole sorts first", "a-hole", slowDelay / 2},
 		{"black hole sorts last", "z-hole", slowDelay / 2},
+		// Held: the slow receiver answers nothing for an hour and the
+		// endpoint waits as long. Slots given by name would all go to it
+		// and never come back: b-fast would get nothing at all.
+		{"held sorts first", "a-held", 2 * time.Hour},
 	}
 	var alone time.Duration
 	for _, tt := range tests {
@@ -60,6 +64,9 @@ func fastLatencies(t *testing.T, slow string, delay, timeout time.Duration) []ti
 	eps[0].Phones = []int{2} // the slow endpoint's own backlog is for phone 1
 	if slow != "" {
 		sr := newReceiver(t, nil)
+		if timeout > time.Hour {
+			delay = time.Hour
+		}
 		sr.delay = func(int) time.Duration { return delay }
 		ep := sr.endpoint(slow)
 		ep.Timeout = timeout

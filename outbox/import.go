@@ -40,9 +40,7 @@ func (o *Outbox) Import(ctx context.Context, s Salvageable) (bool, error) {
 		p.stamp = func(e *eventRecord) { e.Unsynced, e.Boot, e.SinceBoot = true, rec.Boot, rec.SinceBoot }
 	}
 	o.mu.Lock()
-	for _, name := range p.targets {
-		p.offlineTotals = append(p.offlineTotals, o.reachOf(name).totalAt(p.now))
-	}
+	p.offlineTotals = o.offlineTotals(p.targets, p.now)
 	o.mu.Unlock()
 	var res Enqueued
 	err := o.commit(ctx, func(tx *bbolt.Tx) error {
@@ -57,6 +55,9 @@ func (o *Outbox) Import(ctx context.Context, s Salvageable) (bool, error) {
 		return false, nil
 	}
 	o.metrics.add("enqueued", string(rec.Type), "", 1)
+	o.mu.Lock()
+	o.queued(p.targets)
+	o.mu.Unlock()
 	o.Kick()
 	return true, nil
 }

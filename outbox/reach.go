@@ -114,6 +114,16 @@ func (o *Outbox) NetworkChanged() {
 	}
 }
 
+// offlineTotals returns each named endpoint's unreachable time at now, the
+// reference a new delivery's age is measured against. o.mu is held.
+func (o *Outbox) offlineTotals(names []string, now time.Time) []time.Duration {
+	out := make([]time.Duration, len(names))
+	for i, name := range names {
+		out[i] = o.reachOf(name).totalAt(now)
+	}
+	return out
+}
+
 // queued makes the probe of the unreachable endpoints among names due at
 // most ProbeFirst after their last one: a new event is a cheap moment to
 // find out whether a receiver is back. o.mu is held.

@@ -78,8 +78,11 @@ func (l *Listener) Run(ctx context.Context, changed func()) error {
 		seen := false
 		switch {
 		case err == nil:
+			// A message that does not parse may still have been a change:
+			// take it for one and keep watching (returning would end the
+			// watch for the daemon's life).
 			if seen, err = l.p.changed(buf[:n]); err != nil {
-				return fmt.Errorf("netwatch: %w", err)
+				seen = true
 			}
 		case errors.Is(err, os.ErrDeadlineExceeded):
 		case errors.Is(err, unix.ENOBUFS):
