@@ -135,3 +135,34 @@ func noArgs(fs *flag.FlagSet, stderr io.Writer) error {
 	}
 	return nil
 }
+
+// argSpec is how many positional arguments a sub-command takes, and the
+// name of the first in messages.
+type argSpec struct {
+	min, max int
+	name     string
+}
+
+// checkArgs checks the sub-command named by fs.Arg(0) against table and
+// the number of arguments after it. With no sub-command on the line it uses
+// dflt, or is a usage error if dflt is "". It returns the sub-command and
+// its arguments, or a usage error (exit 2) already printed.
+func checkArgs(fs *flag.FlagSet, stderr io.Writer, table map[string]argSpec, dflt string) (string, []string, error) {
+	if fs.NArg() == 0 {
+		if dflt == "" {
+			return "", nil, usageError(fs, stderr, "missing command")
+		}
+		return dflt, nil, nil
+	}
+	cmd, args := fs.Arg(0), fs.Args()[1:]
+	want, ok := table[cmd]
+	switch {
+	case !ok:
+		return "", nil, usageError(fs, stderr, "unknown command %q", cmd)
+	case len(args) > want.max:
+		return "", nil, usageError(fs, stderr, "%s: unexpected argument %q", cmd, args[want.max])
+	case len(args) < want.min:
+		return "", nil, usageError(fs, stderr, "%s: missing %s", cmd, want.name)
+	}
+	return cmd, args, nil
+}
