@@ -500,6 +500,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"completion"}, 2, "missing shell"},
 		{[]string{"completion", "zsh"}, 2, `unsupported shell "zsh"`},
 		{[]string{"phone", "ls", "--socket", "/nonexistent/api.sock"}, 1, "is the agent running?"},
+		{[]string{"phone", "trace", "1", "--socket", "/nonexistent/api.sock"}, 1, "is the agent running?"},
 		{[]string{"config", "check", "--", "/nonexistent/simhook.yaml"}, 1, "invalid configuration"},
 	}
 	for _, tt := range tests {
