@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -81,20 +83,43 @@ func TestCLIAgainstRunningAgent(t *testing.T) {
 	if out, _, _ := runCmd(t, "phone", "--socket", sock, "ls"); !strings.Contains(out, `"send_enabled": false`) {
 		t.Errorf("after disable:\n%s", out)
 	}
-	// trace: the AT conversation streams for the asked time; an SMS that
-	// arrives meanwhile shows as its +CMTI, the read and the delete.
-	injected := make(chan error, 1)
+	// trace: the AT conversation streams until the command is stopped; an
+	// SMS that arrives meanwhile shows as its +CMTI, the read and the
+	// delete. SMSes are injected until one shows (the first may come before
+	// the trace is subscribed); the test's context is the only bound.
+	traceCtx, stopTrace := context.WithCancel(ctx)
+	defer stopTrace()
+	var traceOut lockedBuffer
+	var traceErr bytes.Buffer // read only once the command has returned
+	traced := make(chan error, 1)
 	go func() {
-		time.Sleep(500 * time.Millisecond)
-		_, err := l.Modems[0].InjectSMS(modemsim.SMS{From: "+33612345678", Text: "traced"})
-		injected <- err
+		traced <- run(traceCtx, []string{"phone", "--socket", sock, "--seconds", "3600", "trace", "1"}, &traceOut, &traceErr)
 	}()
-	out, errOut, code = runCmd(t, "phone", "--socket", sock, "--seconds", "3", "trace", "1")
-	if err := <-injected; err != nil {
-		t.Fatal(err)
+	shows := func(out string) bool {
+		return strings.Contains(out, "< +CMTI:") && strings.Contains(out, "> AT+CMG") && strings.Contains(out, "< OK")
 	}
-	if code != 0 || !strings.Contains(out, "< +CMTI:") || !strings.Contains(out, "> AT+CMG") || !strings.Contains(out, "< OK") {
-		t.Errorf("phone trace: exit %d\n%s%s", code, out, errOut)
+	tick := time.NewTicker(300 * time.Millisecond)
+	defer tick.Stop()
+	for injected := 0; !shows(traceOut.String()); {
+		if injected < 50 {
+			if _, err := l.Modems[0].InjectSMS(modemsim.SMS{From: "+33612345678", Text: "traced"}); err != nil {
+				t.Fatal(err)
+			}
+			injected++
+		}
+		select {
+		case <-tick.C:
+		case err := <-traced:
+			t.Fatalf("phone trace ended before showing an SMS: %v\n%s%s", err, traceOut.String(), traceErr.String())
+		case <-ctx.Done():
+			stopTrace()
+			<-traced
+			t.Fatalf("phone trace never showed an SMS (%d injected):\n%s%s", injected, traceOut.String(), traceErr.String())
+		}
+	}
+	stopTrace()
+	if err := <-traced; err != nil {
+		t.Errorf("phone trace, stopped: %v\n%s", err, traceErr.String())
 	}
 	// reset: AT+CFUN=1,1 reaches the modem, which re-enumerates; the phone
 	// comes back up by itself.
@@ -111,4 +136,24 @@ func TestCLIAgainstRunningAgent(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// lockedBuffer is a bytes.Buffer that a command writes in one goroutine
+// while the test reads it in another.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns what was written so far.
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

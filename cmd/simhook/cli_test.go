@@ -1,6 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -69,8 +73,9 @@ func withDefaultSocket(t *testing.T) *fakeAgent {
 	return f
 }
 
-// commandWords are the top-level commands; a documented line starts with one.
-const commandWords = `run|demo|config|send|phone|receive|verify|webhook|outbox|bench|version|help`
+// commandWords matches a top-level command (completion's list); a
+// documented line starts with one.
+var commandWords = strings.Join(commands, "|")
 
 var docLine = regexp.MustCompile(`(?:^|[\s/])simhook ((?:` + commandWords + `)\b.*)`)
 
@@ -167,9 +172,9 @@ func manLines(src string) []string {
 			macro, rest, _ := strings.Cut(l, " ")
 			switch macro {
 			case ".B", ".I":
-				para += " " + strings.Join(troffArgs(rest), " ")
+				para += " " + strings.Join(shellWords(rest), " ")
 			case ".BR", ".RB", ".IR", ".RI", ".BI", ".IB":
-				para += " " + strings.Join(troffArgs(rest), "")
+				para += " " + strings.Join(shellWords(rest), "")
 			default:
 				flush()
 				switch macro {
@@ -202,10 +207,8 @@ func manLines(src string) []string {
 	return out
 }
 
-// troffArgs splits a macro's arguments, honouring double quotes.
-func troffArgs(s string) []string { return shellWords(s) }
-
-// shellWords splits s at blanks, honouring double quotes.
+// shellWords splits s at blanks, honouring double quotes (a troff macro's
+// arguments as well as a shell line's).
 func shellWords(s string) []string {
 	var words []string
 	var cur strings.Builder
@@ -231,9 +234,14 @@ func shellWords(s string) []string {
 	return words
 }
 
-// TestDocumentedLinesParse runs every command line the README and the man
-// page show with --help appended: each must parse, print its command's help
-// to stdout and exit 0, without contacting the agent or writing a file.
+// TestDocumentedLinesParse runs every command line the documents and the
+// man page show with --help appended. --help still parses the flags, so
+// this checks that every flag of every documented line exists and takes the
+// value it is shown with (an unknown flag is a usage error, exit 2); it does
+// not check the positional arguments, which --help does not reach. Each line
+// must print its command's help to stdout and exit 0, without contacting
+// the agent or writing a file. A line with a flag no command has must fail
+// the same check.
 func TestDocumentedLinesParse(t *testing.T) {
 	lines := documentedLines(t)
 	agent := withDefaultSocket(t)
@@ -241,7 +249,24 @@ func TestDocumentedLinesParse(t *testing.T) {
 	t.Chdir(dir)
 	for _, args := range lines {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
-			checkHelp(t, agent, dir, append(slices.Clone(args), "--help"))
+			for _, p := range helpProblems(agent, dir, append(slices.Clone(args), "--help")) {
+				t.Error(p)
+			}
+		})
+	}
+	for _, args := range [][]string{
+		{"outbox", "frob", "--bogus"},
+		{"phone", "ls", "--bogus"},
+		{"outbox", "ls", "--limit", "many"},
+		{"phone", "trace", "1", "--seconds", "x"},
+	} {
+		t.Run("not documented: "+strings.Join(args, " "), func(t *testing.T) {
+			if len(helpProblems(agent, dir, append(slices.Clone(args), "--help"))) == 0 {
+				t.Errorf("%q with --help passes the documented lines' check", args)
+			}
+			if _, _, code := runCmd(t, append(slices.Clone(args), "--help")...); code != 2 {
+				t.Errorf("%q with --help: exit %d, want 2 (usage error)", args, code)
+			}
 		})
 	}
 }
@@ -277,24 +302,62 @@ func TestHelpEverywhere(t *testing.T) {
 // checkHelp runs args and checks that it printed help and did nothing else.
 func checkHelp(t *testing.T, agent *fakeAgent, dir string, args []string) {
 	t.Helper()
-	out, errOut, code := runCmd(t, args...)
+	for _, p := range helpProblems(agent, dir, args) {
+		t.Error(p)
+	}
+}
+
+// helpProblems runs args and returns what is wrong, if anything, with it
+// as a request for help: it must print the command's help to stdout, exit
+// 0, and neither contact the agent nor write a file.
+func helpProblems(agent *fakeAgent, dir string, args []string) []string {
+	var problems []string
+	var out, errOut bytes.Buffer
+	code := 0
+	var ec exitCode
+	switch err := run(context.Background(), args, &out, &errOut); {
+	case errors.As(err, &ec):
+		code = int(ec)
+	case err != nil:
+		errOut.WriteString(err.Error())
+		code = 1
+	}
 	want := "Usage: simhook "
 	if args[0] != "help" && !strings.HasPrefix(args[0], "-") {
 		want += args[0]
 	} else if args[0] == "help" && len(args) > 1 {
 		want += args[1]
 	}
-	if code != 0 || errOut != "" || !strings.HasPrefix(out, want) {
-		t.Errorf("exit %d, stderr %q, stdout:\n%s\nwant exit 0, no stderr, stdout starting %q", code, errOut, out, want)
+	if code != 0 || errOut.Len() > 0 || !strings.HasPrefix(out.String(), want) {
+		problems = append(problems, fmt.Sprintf("exit %d, stderr %q, stdout:\n%s\nwant exit 0, no stderr, stdout starting %q", code, errOut.String(), out.String(), want))
 	}
 	if got := agent.requests(); len(got) > 0 {
-		t.Errorf("contacted the agent: %q", got)
+		problems = append(problems, fmt.Sprintf("contacted the agent: %q", got))
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) > 0 {
-		t.Errorf("wrote %s", ents[0].Name())
+		problems = append(problems, "wrote "+ents[0].Name())
 		for _, e := range ents {
 			os.RemoveAll(filepath.Join(dir, e.Name()))
 		}
+	}
+	return problems
+}
+
+// TestEveryCommandDispatches checks that every command completion offers
+// (and the documents' lines are matched against) is one run knows.
+func TestEveryCommandDispatches(t *testing.T) {
+	agent := withDefaultSocket(t)
+	t.Chdir(t.TempDir())
+	for _, c := range commands {
+		t.Run(c, func(t *testing.T) {
+			out, errOut, code := runCmd(t, c, "--help")
+			if code != 0 || strings.Contains(errOut, "unknown command") || !strings.HasPrefix(out, "Usage: simhook") {
+				t.Errorf("simhook %s --help: exit %d, stderr %q, stdout:\n%s", c, code, errOut, out)
+			}
+			if got := agent.requests(); len(got) > 0 {
+				t.Errorf("contacted the agent: %q", got)
+			}
+		})
 	}
 }
 
@@ -360,12 +423,6 @@ func TestDocumentedLinesUseSocket(t *testing.T) {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			out, errOut, code := runCmd(t, append(slices.Clone(args), "--socket", f.socket)...)
 			got := f.requests()
-			if shorthand[strings.Join(args, " ")] {
-				if code != 2 || len(got) > 0 {
-					t.Errorf("exit %d, requests %q; want a usage error", code, got)
-				}
-				return
-			}
 			if code != 0 || len(got) != 1 {
 				t.Errorf("exit %d, requests %q\n%s%s", code, got, out, errOut)
 			}
@@ -378,10 +435,6 @@ func TestDocumentedLinesUseSocket(t *testing.T) {
 		t.Errorf("only %d documented lines talk to the agent", n)
 	}
 }
-
-// shorthand are documented lines that name a command without the argument
-// it needs: they are usage errors.
-var shorthand = map[string]bool{"phone reset": true}
 
 // talksToAgent reports whether the command line is one that only talks to
 // the agent's API.
@@ -420,7 +473,13 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"phone", "enable"}, 2, "missing phone ID"},
 		{[]string{"phone", "ls", "1"}, 2, `unexpected argument "1"`},
 		{[]string{"phone", "trace", "1", "2"}, 2, `unexpected argument "2"`},
-		{[]string{"phone", "ls", "--socket"}, 2, "flag needs an argument"},
+		{[]string{"phone", "trace", "1?seconds=0"}, 2, `trace: "1?seconds=0" is not a phone ID`},
+		{[]string{"phone", "enable", "../outbox/stats"}, 2, "is not a phone ID"},
+		{[]string{"phone", "reset", "0"}, 2, "is not a phone ID"},
+		{[]string{"phone", "trace", "1", "--seconds", "0"}, 2, "--seconds 0 is not between 1 and 3600"},
+		{[]string{"phone", "trace", "1", "--seconds", "3601"}, 2, "--seconds 3601 is not between 1 and 3600"},
+		{[]string{"outbox", "show", "12/../../stats"}, 2, "not an event number"},
+		{[]string{"phone", "ls", "--socket"}, 2, "simhook phone: flag needs an argument"},
 		{[]string{"phone", "ls", "--bogus"}, 2, "-bogus"},
 		{[]string{"send", "x", "--to", "1"}, 2, `unexpected argument "x"`},
 		{[]string{"config"}, 2, "missing command"},
@@ -441,6 +500,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"completion"}, 2, "missing shell"},
 		{[]string{"completion", "zsh"}, 2, `unsupported shell "zsh"`},
 		{[]string{"phone", "ls", "--socket", "/nonexistent/api.sock"}, 1, "is the agent running?"},
+		{[]string{"phone", "trace", "1", "--socket", "/nonexistent/api.sock"}, 1, "is the agent running?"},
 		{[]string{"config", "check", "--", "/nonexistent/simhook.yaml"}, 1, "invalid configuration"},
 	}
 	for _, tt := range tests {

@@ -38,39 +38,53 @@ func newAPIClient(socket string) *apiClient {
 	}
 }
 
-// do sends a request with an optional JSON body and decodes a JSON answer
-// into out. A non-2xx answer becomes an error carrying the agent's message.
-func (c *apiClient) do(ctx context.Context, method, path string, in, out any) error {
+// send sends a request with an optional JSON body through hc and returns
+// the answer if it is a 2xx; the caller closes its body. A failure to reach
+// the agent asks whether it runs; a non-2xx answer becomes an error
+// carrying the agent's message.
+func (c *apiClient) send(ctx context.Context, hc *http.Client, method, path string, in any) (*http.Response, error) {
 	var body io.Reader
 	if in != nil {
 		data, err := json.Marshal(in)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		body = bytes.NewReader(data)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, "http://simhook"+path, body)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := c.http.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("is the agent running? %w", err)
+		return nil, fmt.Errorf("is the agent running? %w", err)
+	}
+	if resp.StatusCode/100 == 2 {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var e struct{ Error string }
+	if json.Unmarshal(data, &e) == nil && e.Error != "" {
+		return nil, fmt.Errorf("agent: %s", e.Error)
+	}
+	return nil, fmt.Errorf("agent: %s", resp.Status)
+}
+
+// do sends a request with an optional JSON body and decodes a JSON answer
+// into out. A non-2xx answer becomes an error carrying the agent's message.
+func (c *apiClient) do(ctx context.Context, method, path string, in, out any) error {
+	resp, err := c.send(ctx, c.http, method, path, in)
+	if err != nil {
+		return err
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
 		return err
-	}
-	if resp.StatusCode/100 != 2 {
-		var e struct{ Error string }
-		if json.Unmarshal(data, &e) == nil && e.Error != "" {
-			return fmt.Errorf("agent: %s", e.Error)
-		}
-		return fmt.Errorf("agent: %s", resp.Status)
 	}
 	if out == nil {
 		return nil
@@ -86,25 +100,13 @@ func (c *apiClient) do(ctx context.Context, method, path string, in, out any) er
 // answer ends or ctx does. It has no overall timeout: the agent ends the
 // stream.
 func (c *apiClient) stream(ctx context.Context, path string, fn func(line []byte) error) error {
-	req, err := http.NewRequestWithContext(ctx, "GET", "http://simhook"+path, nil)
+	hc := *c.http
+	hc.Timeout = 0
+	resp, err := c.send(ctx, &hc, "GET", path, nil)
 	if err != nil {
 		return err
 	}
-	hc := *c.http
-	hc.Timeout = 0
-	resp, err := hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("is the agent running? %w", err)
-	}
 	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		var e struct{ Error string }
-		if json.Unmarshal(data, &e) == nil && e.Error != "" {
-			return fmt.Errorf("agent: %s", e.Error)
-		}
-		return fmt.Errorf("agent: %s", resp.Status)
-	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,11 +14,14 @@ import (
 	"github.com/simhook/simhook/agent"
 	"github.com/simhook/simhook/config"
 	"github.com/simhook/simhook/webhook"
+	"go.yaml.in/yaml/v3"
 )
 
-// TestConfigCheckAgreesWithRun: what `simhook config check` accepts, the
-// agent turns into endpoints whose requests go out; what the agent would
-// refuse, config check refuses too, naming the line and key.
+// TestConfigCheckAgreesWithRun checks both directions between
+// `simhook config check` and the code that sends: a file config check
+// accepts becomes endpoints whose requests the encoder builds and that go
+// out; a file it refuses for a header (naming the line and key) has a
+// header the encoder refuses too, read from the file without config.Load.
 func TestConfigCheckAgreesWithRun(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
 	defer srv.Close()
@@ -46,14 +50,19 @@ func TestConfigCheckAgreesWithRun(t *testing.T) {
 		t.Run(filepath.Base(tt.file), func(t *testing.T) {
 			out, errOut, code := runCmd(t, "config", "check", tt.file)
 			if code != tt.wantCode || !strings.Contains(out+errOut, tt.want) {
-				t.Errorf("config check: exit %d, output %q %q; want exit %d containing %q", code, out, errOut, tt.wantCode, tt.want)
+				t.Fatalf("config check: exit %d, output %q %q; want exit %d containing %q", code, out, errOut, tt.wantCode, tt.want)
+			}
+			if code != 0 {
+				for _, ep := range rawEndpoints(t, tt.file) {
+					if _, err := webhook.NewEncoder(ep); err == nil {
+						t.Errorf("config check refuses %s, but the encoder accepts endpoint %s with headers %q", tt.file, ep.Name, ep.Headers)
+					}
+				}
+				return
 			}
 			cfg, err := config.Load(tt.file)
-			if (err == nil) != (code == 0) {
-				t.Errorf("config check exit %d, but config.Load: %v", code, err)
-			}
 			if err != nil {
-				return
+				t.Fatal(err)
 			}
 			for _, ep := range agent.Endpoints(cfg) {
 				enc, err := webhook.NewEncoder(ep.Endpoint)
@@ -77,4 +86,31 @@ func TestConfigCheckAgreesWithRun(t *testing.T) {
 			}
 		})
 	}
+}
+
+// rawEndpoints reads the webhooks of a configuration file as the encoder's
+// endpoints, with their headers as written, bypassing config's validation.
+func rawEndpoints(t *testing.T, file string) []webhook.Endpoint {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw struct {
+		Webhooks []struct {
+			Name, URL, Secret string
+			Headers           map[string]string
+		}
+	}
+	if err := yaml.Unmarshal(data, &raw); err != nil {
+		t.Fatal(err)
+	}
+	if len(raw.Webhooks) == 0 {
+		t.Fatalf("%s: no webhooks", file)
+	}
+	var eps []webhook.Endpoint
+	for _, w := range raw.Webhooks {
+		eps = append(eps, webhook.Endpoint{Name: w.Name, URL: w.URL, Secrets: []string{w.Secret}, Headers: w.Headers})
+	}
+	return eps
 }

@@ -58,7 +58,8 @@ var errHelp = errors.New("help requested")
 // takes the next argument unless it is written --flag=value; bool flags take
 // none; "--" ends the flags; "-" alone is positional. Unknown flags are kept
 // for fs.Parse to report. It returns errHelp if -h, -help or --help (and fs
-// defines no flag of that name) comes before "--".
+// defines no flag of that name) comes before "--" and the line has no other
+// error.
 func splitArgs(fs *flag.FlagSet, args []string) (flags, positional []string, err error) {
 	help := false
 	for i := 0; i < len(args); i++ {
@@ -88,32 +89,32 @@ func splitArgs(fs *flag.FlagSet, args []string) (flags, positional []string, err
 		i++
 		flags = append(flags, args[i])
 	}
-	if help {
+	if help && err == nil {
 		return flags, positional, errHelp
 	}
 	return flags, positional, err
 }
 
 // parseFlags parses args into fs with flags anywhere on the line (see
-// splitArgs); fs.Args() then holds the positional arguments in order. On
-// -h/--help it prints the usage to stdout and returns exitCode(0), before
-// anything else happens; on a usage error it prints the error and the usage
-// to stderr and returns exitCode(2).
+// splitArgs); fs.Args() then holds the positional arguments in order. On a
+// usage error (an unknown flag, a bad or missing value) it prints the error
+// and the usage to stderr and returns exitCode(2), even when the line asks
+// for help. On -h/--help with otherwise valid flags it prints the usage to
+// stdout and returns exitCode(0), before anything else happens.
 func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	flags, positional, err := splitArgs(fs, args)
-	if errors.Is(err, errHelp) {
+	help := errors.Is(err, errHelp)
+	if err != nil && !help {
+		return usageError(fs, stderr, "%v", err)
+	}
+	fs.SetOutput(stderr)
+	if err := fs.Parse(append(append(flags, "--"), positional...)); err != nil {
+		return exitCode(2)
+	}
+	if help {
 		fs.SetOutput(stdout)
 		fs.Usage()
 		return exitCode(0)
-	}
-	fs.SetOutput(stderr)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		fs.Usage()
-		return exitCode(2)
-	}
-	if err := fs.Parse(append(append(flags, "--"), positional...)); err != nil {
-		return exitCode(2)
 	}
 	return nil
 }
@@ -133,4 +134,35 @@ func noArgs(fs *flag.FlagSet, stderr io.Writer) error {
 		return usageError(fs, stderr, "unexpected argument %q", fs.Arg(0))
 	}
 	return nil
+}
+
+// argSpec is how many positional arguments a sub-command takes, and the
+// name of the first in messages.
+type argSpec struct {
+	min, max int
+	name     string
+}
+
+// checkArgs checks the sub-command named by fs.Arg(0) against table and
+// the number of arguments after it. With no sub-command on the line it uses
+// dflt, or is a usage error if dflt is "". It returns the sub-command and
+// its arguments, or a usage error (exit 2) already printed.
+func checkArgs(fs *flag.FlagSet, stderr io.Writer, table map[string]argSpec, dflt string) (string, []string, error) {
+	if fs.NArg() == 0 {
+		if dflt == "" {
+			return "", nil, usageError(fs, stderr, "missing command")
+		}
+		return dflt, nil, nil
+	}
+	cmd, args := fs.Arg(0), fs.Args()[1:]
+	want, ok := table[cmd]
+	switch {
+	case !ok:
+		return "", nil, usageError(fs, stderr, "unknown command %q", cmd)
+	case len(args) > want.max:
+		return "", nil, usageError(fs, stderr, "%s: unexpected argument %q", cmd, args[want.max])
+	case len(args) < want.min:
+		return "", nil, usageError(fs, stderr, "%s: missing %s", cmd, want.name)
+	}
+	return cmd, args, nil
 }

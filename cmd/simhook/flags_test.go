@@ -34,6 +34,7 @@ func TestSplitArgs(t *testing.T) {
 		{[]string{"ls", "--socket"}, []string{"--socket"}, []string{"ls"}, errors.New("flag needs an argument: --socket")},
 		{[]string{"ls", "--help", "--bogus"}, []string{"--bogus"}, []string{"ls"}, errHelp},
 		{[]string{"-h"}, nil, nil, errHelp},
+		{[]string{"--help", "ls", "--socket"}, []string{"--socket"}, []string{"ls"}, errors.New("flag needs an argument: --socket")}, // the error wins
 		{[]string{"-help", "x"}, nil, []string{"x"}, errHelp},
 		{[]string{"--socket", "-h"}, []string{"--socket", "-h"}, nil, nil}, // a value, not a flag
 	}

@@ -45,20 +45,9 @@ func outboxCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
-	if fs.NArg() == 0 {
-		return usageError(fs, stderr, "missing command")
-	}
-	cmd := fs.Arg(0)
-	want, ok := outboxArgs[cmd]
-	if !ok {
-		return usageError(fs, stderr, "unknown command %q", cmd)
-	}
-	args = fs.Args()[1:]
-	switch {
-	case len(args) > want.max:
-		return usageError(fs, stderr, "%s: unexpected argument %q", cmd, args[want.max])
-	case len(args) < want.min:
-		return usageError(fs, stderr, "%s: missing %s", cmd, want.name)
+	cmd, args, err := checkArgs(fs, stderr, outboxArgs, "")
+	if err != nil {
+		return err
 	}
 	c := newAPIClient(*socket)
 	switch cmd {
@@ -111,11 +100,15 @@ func outboxCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		return tw.Flush()
 	case "show":
+		seq, err := strconv.ParseUint(args[0], 10, 64)
+		if err != nil {
+			return usageError(fs, stderr, "show: %q is not an event number", args[0])
+		}
 		var raw json.RawMessage
-		if err := c.do(ctx, "GET", "/v1/outbox/events/"+args[0], nil, &raw); err != nil {
+		if err := c.do(ctx, "GET", "/v1/outbox/events/"+strconv.FormatUint(seq, 10), nil, &raw); err != nil {
 			return err
 		}
-		_, err := stdout.Write(raw)
+		_, err = stdout.Write(raw)
 		return err
 	case "retry":
 		req := agent.RetryRequest{AllDead: *dead, Endpoint: *endpoint}
@@ -199,14 +192,11 @@ func outboxCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stdout, "compacted %s: %d → %d bytes\n", src, before.Size(), after.Size())
 		return nil
 	}
-	return usageError(fs, stderr, "unknown command %q", cmd)
+	panic("outbox: command " + cmd + " is in outboxArgs but not handled")
 }
 
 // outboxArgs is how many positional arguments each outbox command takes.
-var outboxArgs = map[string]struct {
-	min, max int
-	name     string
-}{
+var outboxArgs = map[string]argSpec{
 	"stats": {}, "ls": {}, "purge": {}, "malformed": {}, "compact": {},
 	"show":    {1, 1, "SEQ"},
 	"retry":   {0, 1, "SEQ"},

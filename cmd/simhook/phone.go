@@ -5,7 +5,20 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 )
+
+// maxTraceSeconds is the longest trace the agent streams.
+const maxTraceSeconds = 3600
+
+// phoneArgs is how many positional arguments each phone command takes.
+var phoneArgs = map[string]argSpec{
+	"ls": {}, "list": {},
+	"enable":  {1, 1, "phone ID"},
+	"disable": {1, 1, "phone ID"},
+	"reset":   {1, 1, "phone ID"},
+	"trace":   {1, 1, "phone ID"},
+}
 
 // phoneCmd is `simhook phone list|enable ID|disable ID|reset ID|trace ID`,
 // over the running agent's API. reset sends AT+CFUN=1,1: the modem restarts
@@ -23,30 +36,26 @@ func phoneCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
-	rest := fs.Args()
-	want := 1
-	switch {
-	case len(rest) == 0 || rest[0] == "list" || rest[0] == "ls":
-		want = 0
-	case rest[0] == "trace" || rest[0] == "enable" || rest[0] == "disable" || rest[0] == "reset":
-	default:
-		return usageError(fs, stderr, "unknown command %q", rest[0])
+	cmd, args, err := checkArgs(fs, stderr, phoneArgs, "ls")
+	if err != nil {
+		return err
 	}
-	if len(rest) > 0 {
-		if got := len(rest) - 1; got < want {
-			return usageError(fs, stderr, "%s: missing phone ID", rest[0])
-		} else if got > want {
-			return usageError(fs, stderr, "%s: unexpected argument %q", rest[0], rest[1+want])
+	id := 0
+	if len(args) == 1 {
+		if id, err = strconv.Atoi(args[0]); err != nil || id < 1 {
+			return usageError(fs, stderr, "%s: %q is not a phone ID", cmd, args[0])
 		}
 	}
 	c := newAPIClient(*socket)
 	var out json.RawMessage
-	var err error
-	switch {
-	case len(rest) == 0 || rest[0] == "list" || rest[0] == "ls":
+	switch cmd {
+	case "ls", "list":
 		err = c.do(ctx, "GET", "/v1/phones", nil, &out)
-	case rest[0] == "trace":
-		return c.stream(ctx, fmt.Sprintf("/v1/phones/%s/trace?seconds=%d", rest[1], *seconds), func(line []byte) error {
+	case "trace":
+		if *seconds < 1 || *seconds > maxTraceSeconds {
+			return usageError(fs, stderr, "trace: --seconds %d is not between 1 and %d", *seconds, maxTraceSeconds)
+		}
+		return c.stream(ctx, fmt.Sprintf("/v1/phones/%d/trace?seconds=%d", id, *seconds), func(line []byte) error {
 			var l struct{ At, Dir, Line string }
 			if err := json.Unmarshal(line, &l); err != nil {
 				return fmt.Errorf("trace: %w", err)
@@ -59,7 +68,7 @@ func phoneCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		})
 	default: // enable, disable, reset
-		err = c.do(ctx, "POST", fmt.Sprintf("/v1/phones/%s/%s", rest[1], rest[0]), nil, &out)
+		err = c.do(ctx, "POST", fmt.Sprintf("/v1/phones/%d/%s", id, cmd), nil, &out)
 	}
 	if err != nil {
 		return err

@@ -68,7 +68,7 @@ func webhookCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			if res.class != outbox.OutcomeDelivered {
 				failed++
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ep.Name, t, res.answer, res.outcome, res.took.Round(time.Millisecond))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ep.Name, t, res.answer, outcomeText(res.class), res.took.Round(time.Millisecond))
 		}
 	}
 	tw.Flush()
@@ -81,10 +81,9 @@ func webhookCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 // testResult is what one test delivery did.
 type testResult struct {
-	answer  string // HTTP status, or the transport error
-	class   string // the outbox's outcome class, "" when nothing was sent
-	outcome string // what the daemon would do, for people
-	took    time.Duration
+	answer string // HTTP status, or the transport error
+	class  string // the outbox's outcome class, "" when nothing was sent
+	took   time.Duration
 }
 
 // testDelivery sends one sample event to ep exactly as the dispatcher
@@ -93,16 +92,16 @@ type testResult struct {
 func testDelivery(ctx context.Context, client *http.Client, ep outbox.Endpoint, t webhook.Type, loc *time.Location) testResult {
 	enc, err := webhook.NewEncoder(ep.Endpoint)
 	if err != nil {
-		return testResult{answer: err.Error(), outcome: "invalid endpoint"}
+		return testResult{answer: "invalid endpoint: " + err.Error()}
 	}
 	now := time.Now()
 	id, err := webhook.NewRandomID(now.Unix())
 	if err != nil {
-		return testResult{answer: err.Error(), outcome: "error"}
+		return testResult{answer: err.Error()}
 	}
 	body, err := json.Marshal(sampleBody(t, now, loc))
 	if err != nil {
-		return testResult{answer: err.Error(), outcome: "error"}
+		return testResult{answer: err.Error()}
 	}
 	timeout := ep.Timeout
 	if timeout <= 0 {
@@ -113,7 +112,7 @@ func testDelivery(ctx context.Context, client *http.Client, ep outbox.Endpoint, 
 	req, err := enc.NewRequest(reqCtx, webhook.Message{Type: t, Timestamp: now.Unix(), RandomID: id, Body: body}, now)
 	if err != nil {
 		// The dispatcher counts a request it cannot build as a client error.
-		return testResult{answer: redact.String(err.Error()), class: outbox.OutcomeClientError, outcome: outcomeText(outbox.OutcomeClientError)}
+		return testResult{answer: redact.String(err.Error()), class: outbox.OutcomeClientError}
 	}
 	req.Header.Set("X-Simhook-Test", "1")
 	start := time.Now()
@@ -127,7 +126,7 @@ func testDelivery(ctx context.Context, client *http.Client, ep outbox.Endpoint, 
 			answer = redact.String(err.Error()) // it quotes the URL
 		}
 		class := outbox.ClassifyAnswer(0, err)
-		return testResult{answer: answer, class: class, outcome: outcomeText(class), took: took}
+		return testResult{answer: answer, class: class, took: took}
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()
@@ -136,13 +135,15 @@ func testDelivery(ctx context.Context, client *http.Client, ep outbox.Endpoint, 
 		answer += " (redirect not followed)"
 	}
 	class := outbox.ClassifyAnswer(resp.StatusCode, nil)
-	return testResult{answer: answer, class: class, outcome: outcomeText(class), took: took}
+	return testResult{answer: answer, class: class, took: took}
 }
 
 // outcomeText says what the daemon does with an answer of the outbox's
-// outcome class (SPEC §3).
+// outcome class (SPEC §3), or "not sent" for no class.
 func outcomeText(class string) string {
 	switch class {
+	case "":
+		return "not sent"
 	case outbox.OutcomeDelivered:
 		return "delivered"
 	case outbox.OutcomeDisabled:
