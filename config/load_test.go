@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/simhook/simhook/webhook"
 )
 
 // want is one expected problem: its key path, line and a part of its reason.
@@ -278,6 +280,12 @@ func TestLoadValidFiles(t *testing.T) {
 			}
 			if got := c.Webhooks[2].MaxBody; got != 4096 {
 				t.Errorf("max_body = %d", got)
+			}
+		}},
+		{"unpadded_secret.yaml", "", func(t *testing.T, c *Config) {
+			key, err := webhook.SecretKey(c.Webhooks[0].Secrets[0])
+			if err != nil || string(key) != "abcd" {
+				t.Errorf("SecretKey(%q) = %q, %v; want abcd", c.Webhooks[0].Secrets[0], key, err)
 			}
 		}},
 		{"credentials.yaml", creds, func(t *testing.T, c *Config) {

@@ -174,7 +174,7 @@ func (e Endpoint) check() (normalized, error) {
 		}
 		n.tmpl, err = ParseTemplate(e.Name, e.Template)
 		if err != nil {
-			return n, &EndpointError{Setting: "template", Err: err}
+			return n, &EndpointError{Setting: "template", Err: fmt.Errorf("does not parse as a Go text/template: %w", err)}
 		}
 		n.contentType = e.ContentType
 		if n.contentType == "" {
