@@ -128,6 +128,8 @@ func TestLoadInvalidFiles(t *testing.T) {
 			{"webhooks[2].max_body", 19, "must be between 1B and 16MiB, got 32MiB"},
 			{"webhooks[3].max_body", 25, `want a size like 1MiB, 512KiB or a number of bytes, got "1MB"`},
 			{"webhooks[4].headers.x-a", 29, "header x-a is given twice"},
+			{"webhooks[5].template", 34, "does not parse as a Go text/template"},
+			{"webhooks[5].content_type", 35, `content_type "text" is not a media type`},
 		}},
 		{"url_query.yaml", []want{
 			{"webhooks[0].url", 7, `query parameter "webhook_type" is one of simhook's own fields`},
