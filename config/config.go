@@ -3,6 +3,7 @@ package config
 import (
 	"time"
 
+	"github.com/simhook/simhook/internal/redact"
 	"github.com/simhook/simhook/webhook"
 )
 
@@ -248,8 +249,10 @@ const (
 	MaxMaxBody Size = 16 << 20
 )
 
-// RedactedValue is what Redacted puts in place of every secret.
-const RedactedValue = "<redacted>"
+// RedactedValue is what Redacted puts in place of every secret: the mask
+// internal/redact puts in place of credentials in URLs and errors, so that
+// `simhook config check` shows one mask.
+const RedactedValue = redact.Mask
 
 // Default returns a configuration with every default filled in, no phones and
 // no webhooks.

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/simhook/simhook/webhook"
 )
 
 // want is one expected problem: its key path, line and a part of its reason.
@@ -126,6 +128,8 @@ func TestLoadInvalidFiles(t *testing.T) {
 			{"webhooks[2].max_body", 19, "must be between 1B and 16MiB, got 32MiB"},
 			{"webhooks[3].max_body", 25, `want a size like 1MiB, 512KiB or a number of bytes, got "1MB"`},
 			{"webhooks[4].headers.x-a", 29, "header x-a is given twice"},
+			{"webhooks[5].template", 34, "does not parse as a Go text/template"},
+			{"webhooks[5].content_type", 35, `content_type "text" is not a media type`},
 		}},
 		{"url_query.yaml", []want{
 			{"webhooks[0].url", 7, `query parameter "webhook_type" is one of simhook's own fields`},
@@ -278,6 +282,12 @@ func TestLoadValidFiles(t *testing.T) {
 			}
 			if got := c.Webhooks[2].MaxBody; got != 4096 {
 				t.Errorf("max_body = %d", got)
+			}
+		}},
+		{"unpadded_secret.yaml", "", func(t *testing.T, c *Config) {
+			key, err := webhook.SecretKey(c.Webhooks[0].Secrets[0])
+			if err != nil || string(key) != "abcd" {
+				t.Errorf("SecretKey(%q) = %q, %v; want abcd", c.Webhooks[0].Secrets[0], key, err)
 			}
 		}},
 		{"credentials.yaml", creds, func(t *testing.T, c *Config) {

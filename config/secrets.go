@@ -116,7 +116,7 @@ func (w *Webhook) AllSecrets() []string {
 
 // sensitiveNames are fragments of header and custom_data names whose
 // values Redacted hides.
-var sensitiveNames = []string{"authorization", "token", "secret", "key", "cookie", "password", "pass", "auth",
+var sensitiveNames = []string{"token", "secret", "key", "cookie", "pass", "auth",
 	"session", "signature", "credential", "private"}
 
 // sensitiveName reports whether a header or field name looks like it holds
@@ -132,7 +132,7 @@ func sensitiveName(name string) bool {
 }
 
 // Redacted returns a deep copy of c with every secret replaced by
-// "<redacted>": webhook secrets, PINs, the API token, and the values of
+// RedactedValue: webhook secrets, PINs, the API token, and the values of
 // headers and custom_data fields whose names look like credentials
 // (Authorization, *Token*, *Key*, *Session*, ...). Webhook URLs keep their
 // scheme, host, query names and ordinary path, with their credentials

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"maps"
@@ -230,18 +229,9 @@ func validateWebhooks(k *checker, hooks []Webhook, phoneIDs map[int]bool) {
 		if w.Method == "get" && (w.Format == "json" || w.Format == "template") {
 			k.fail(key+".method", "get carries the fields in the query string, so it needs format form, not %s", w.Format)
 		}
-		if w.Format == "template" {
-			if w.Template == "" {
-				k.fail(key+".template", "format template requires a template")
-			} else if _, err := webhook.ParseTemplate(w.Name, w.Template); err != nil {
-				k.fail(key+".template", "does not parse as a Go text/template: %v", err)
-			}
-			if w.ContentType != "" {
-				if err := webhook.CheckContentType(w.ContentType); err != nil {
-					k.fail(key+".content_type", "%v", err)
-				}
-			}
-		} else if w.ContentType != "" {
+		if w.Format == "template" && w.Template == "" {
+			k.fail(key+".template", "format template requires a template")
+		} else if w.Format != "template" && w.ContentType != "" {
 			k.fail(key+".content_type", "only goes with format template, not %s", w.Format)
 		}
 		if w.MaxBody < 1 || w.MaxBody > MaxMaxBody {
@@ -264,34 +254,60 @@ func validateWebhooks(k *checker, hooks []Webhook, phoneIDs map[int]bool) {
 		if w.Retry.Initial.Duration > w.Retry.MaxInterval.Duration {
 			k.fail(key+".retry.initial", "must not exceed retry.max_interval (%s), got %s", w.Retry.MaxInterval, w.Retry.Initial)
 		}
-		if len(k.errs.list) == before && len(w.AllSecrets()) > 0 {
-			checkEndpoint(k, key, w)
+		switch {
+		case len(k.errs.list) == before && len(w.AllSecrets()) > 0:
+			checkEndpoint(k, key, w.Endpoint())
+		case w.Format == "template" && w.Template != "":
+			checkEndpoint(k, key, templateEndpoint(w))
 		}
 	}
 }
 
-// checkEndpoint builds the webhook's endpoint as the agent does, so that
-// whatever the agent would refuse is refused here too, at the setting's key.
-// It runs on webhooks that passed every other check (a problem already
-// reported would only be reported twice) and have their secrets (a missing
-// secret file is reported where it is read).
-func checkEndpoint(k *checker, key string, w Webhook) {
-	_, err := webhook.NewEncoder(w.Endpoint())
-	if err == nil {
-		return
-	}
-	var ee *webhook.EndpointError
-	if !errors.As(err, &ee) {
-		k.fail(key, "%v", err)
-		return
-	}
-	switch {
-	case ee.Setting == "secrets" && len(w.Secrets) == 0 && w.SecretFile != "":
-		k.fail(key+".secret_file", "%v", ee.Err)
-	case ee.Setting == "secrets" && len(w.Secrets) == 0:
-		k.fail(key+".secret", "%v", ee.Err)
-	default:
+// checkEndpoint builds the endpoint e with webhook.NewEncoder, as the agent
+// does, so that whatever the agent would refuse is refused here too, at the
+// setting's key; it is the one place a template and its content_type are
+// checked. It runs on the webhook's endpoint when the webhook passed every
+// other check (a problem already reported would only be reported twice) and
+// has its secrets (a missing secret file is reported where it is read);
+// otherwise on its templateEndpoint, so that a template's problems are
+// reported with the others. NewEncoder stops at the first problem: after a
+// template's, the endpoint is built again with a plain-text template so that
+// the settings checked after it (content_type first) are checked too.
+func checkEndpoint(k *checker, key string, e webhook.Endpoint) {
+	for {
+		_, err := webhook.NewEncoder(e)
+		if err == nil {
+			return
+		}
+		var ee *webhook.EndpointError
+		if !errors.As(err, &ee) {
+			k.fail(key, "%v", err)
+			return
+		}
 		k.fail(key+"."+ee.Setting, "%v", ee.Err)
+		if ee.Setting != "template" || e.Template == plainTemplate {
+			return
+		}
+		e.Template = plainTemplate
+	}
+}
+
+// plainTemplate stands in for a template already reported, so that the
+// settings checked after it are checked too.
+const plainTemplate = "-"
+
+// templateEndpoint returns the endpoint of a template webhook with only its
+// template settings (format, template and content_type) taken from w and
+// placeholders for the rest, so that a webhook whose other settings have
+// problems still has its template checked.
+func templateEndpoint(w Webhook) webhook.Endpoint {
+	return webhook.Endpoint{
+		Name:        w.Name,
+		URL:         "https://template.check.invalid/",
+		Secrets:     []string{"template-check"},
+		Format:      w.Format,
+		Template:    w.Template,
+		ContentType: w.ContentType,
 	}
 }
 
@@ -348,9 +364,11 @@ func validateSecrets(k *checker, key string, w Webhook) {
 			k.fail(sk, "a secret must not be empty")
 			return
 		}
-		if rest, ok := strings.CutPrefix(s, "whsec_"); ok {
-			if _, err := base64.StdEncoding.DecodeString(rest); err != nil || rest == "" {
-				k.fail(sk, "a whsec_ secret must be followed by base64")
+		if _, err := webhook.SecretKey(s); err != nil {
+			if strings.HasPrefix(s, webhook.WhsecPrefix) {
+				k.fail(sk, "a whsec_ secret must be followed by base64 (padded or not) of a non-empty key")
+			} else {
+				k.fail(sk, "%v", err)
 			}
 		}
 	}

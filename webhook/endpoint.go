@@ -174,7 +174,7 @@ func (e Endpoint) check() (normalized, error) {
 		}
 		n.tmpl, err = ParseTemplate(e.Name, e.Template)
 		if err != nil {
-			return n, &EndpointError{Setting: "template", Err: err}
+			return n, &EndpointError{Setting: "template", Err: fmt.Errorf("does not parse as a Go text/template: %w", err)}
 		}
 		n.contentType = e.ContentType
 		if n.contentType == "" {
@@ -227,12 +227,22 @@ func CheckHeader(name, value string) error {
 	case HeaderID, HeaderTimestamp, HeaderSignature, "content-type", "content-length", "transfer-encoding", "host":
 		return fmt.Errorf("header %s is set by simhook and cannot be configured", name)
 	}
-	for i := 0; i < len(value); i++ {
-		if c := value[i]; (c < ' ' && c != '\t') || c == 0x7f {
-			return fmt.Errorf("header %s: the value has a control character (%q at byte %d): only tab is allowed", name, c, i)
-		}
+	if i := controlChar(value); i >= 0 {
+		return fmt.Errorf("header %s: the value has a control character (%q at byte %d): only tab is allowed", name, value[i], i)
 	}
 	return nil
+}
+
+// controlChar returns the index of the first control character of s other
+// than tab (so any CR, LF, NUL or DEL), or -1 if it has none: Go's HTTP
+// client refuses such a header value on every request.
+func controlChar(s string) int {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < ' ' && c != '\t') || c == 0x7f {
+			return i
+		}
+	}
+	return -1
 }
 
 // CheckContentType reports whether ct can be a template body's
@@ -246,10 +256,8 @@ func CheckContentType(ct string) error {
 	if !strings.Contains(mt, "/") {
 		return fmt.Errorf("content_type %q is not a media type such as application/json: it has no subtype", ct)
 	}
-	for i := 0; i < len(ct); i++ {
-		if c := ct[i]; (c < ' ' && c != '\t') || c == 0x7f {
-			return fmt.Errorf("content_type %q has a control character", ct)
-		}
+	if controlChar(ct) >= 0 {
+		return fmt.Errorf("content_type %q has a control character", ct)
 	}
 	return nil
 }

@@ -53,8 +53,8 @@ const DefaultMaxBody = 1 << 20
 var ErrBodyTooLarge = errors.New("the rendered body is larger than max_body")
 
 // ParseTemplate compiles a template with the functions templates may call
-// (json, jsonEscape), exactly as NewEncoder does: configuration checks use it
-// so that what they accept is what renders.
+// (json, jsonEscape), exactly as NewEncoder does, so that a template checked
+// on its own is one that renders.
 func ParseTemplate(name, src string) (*template.Template, error) {
 	return template.New(name).Funcs(templateFuncs).Parse(src)
 }
