@@ -1,0 +1,74 @@
+package clock
+
+import (
+	"testing"
+	"time"
+)
+
+func TestFakeFiresInOrderOfDeadline(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name    string
+		timers  []time.Duration
+		advance time.Duration
+		fired   []bool
+	}{
+		{"none due", []time.Duration{time.Second, time.Minute}, 500 * time.Millisecond, []bool{false, false}},
+		{"first due", []time.Duration{time.Second, time.Minute}, time.Second, []bool{true, false}},
+		{"both due", []time.Duration{time.Second, time.Minute}, time.Hour, []bool{true, true}},
+		{"zero fires at once", []time.Duration{0}, 0, []bool{true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := NewFake(start)
+			var ts []Timer
+			for _, d := range tt.timers {
+				ts = append(ts, f.NewTimer(d))
+			}
+			f.Advance(tt.advance)
+			for i, tm := range ts {
+				select {
+				case at := <-tm.C():
+					if !tt.fired[i] {
+						t.Errorf("timer %d fired at %v", i, at)
+					}
+				default:
+					if tt.fired[i] {
+						t.Errorf("timer %d did not fire", i)
+					}
+				}
+			}
+			if got := f.Now(); !got.Equal(start.Add(tt.advance)) {
+				t.Errorf("Now = %v, want %v", got, start.Add(tt.advance))
+			}
+		})
+	}
+}
+
+func TestFakeStopAndWait(t *testing.T) {
+	f := NewFake(time.Unix(0, 0))
+	done := make(chan struct{})
+	armed := make(chan bool)
+	go func() { armed <- f.WaitTimers(2, done) }()
+	a := f.NewTimer(time.Second)
+	f.NewTimer(2 * time.Second)
+	if !<-armed {
+		t.Fatal("WaitTimers returned false with two timers armed")
+	}
+	if !a.Stop() {
+		t.Error("Stop of an armed timer reported false")
+	}
+	if a.Stop() {
+		t.Error("a second Stop reported true")
+	}
+	if n := f.Pending(); n != 1 {
+		t.Errorf("Pending = %d, want 1", n)
+	}
+	if next, ok := f.Next(); !ok || !next.Equal(time.Unix(2, 0)) {
+		t.Errorf("Next = %v, %v", next, ok)
+	}
+	close(done)
+	if f.WaitTimers(5, done) {
+		t.Error("WaitTimers reported true after done with too few timers")
+	}
+}
