@@ -13,9 +13,11 @@ import (
 	"time"
 
 	"github.com/simhook/simhook/config"
+	"github.com/simhook/simhook/internal/clock"
 	"github.com/simhook/simhook/internal/netwatch"
 	"github.com/simhook/simhook/modem"
 	"github.com/simhook/simhook/outbox"
+	"github.com/simhook/simhook/store"
 )
 
 // OutboxFile is the name of the bbolt file inside the state directory.
@@ -45,6 +47,9 @@ type Options struct {
 	// API bounds the local API's connections; zero fields take the
 	// defaults (tests shorten them).
 	API APILimits
+	// DiskSpace overrides how the disk guard reads the state directory's
+	// free and total bytes (tests); nil means statfs.
+	DiskSpace func(dir string) (free, total uint64, err error)
 }
 
 // Agent is the running daemon.
@@ -56,8 +61,13 @@ type Agent struct {
 	loc atomic.Pointer[time.Location]
 
 	out     *outbox.Outbox
+	st      *store.Store
 	sends   *sendQueue
+	disk    *diskGuard
 	counter *counters
+	// pruneKick makes the retention loop look again (a reload, a new
+	// malformed PDU).
+	pruneKick chan struct{}
 
 	reportMu  sync.Mutex  // serialises delivery-report matching
 	sendsOpen map[int]int // sends in progress per phone; guarded by reportMu
@@ -90,6 +100,7 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 		workers:   make(map[int]*worker),
 		sendsOpen: make(map[int]int),
 		ready:     make(chan struct{}),
+		pruneKick: make(chan struct{}, 1),
 	}
 	a.cfg.Store(cfg)
 	a.loc.Store(cfg.Location())
@@ -137,6 +148,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err := out.SetEndpoints(Endpoints(cfg)); err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
+	if a.st, err = store.Open(ctx, out); err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	a.disk = a.newDiskGuard(cfg.StateDir)
+	a.disk.check(true)
 	a.sends = newSendQueue(a)
 	if err := a.sends.recover(ctx); err != nil {
 		return fmt.Errorf("agent: %w", err)
@@ -171,6 +187,7 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	goOwned("sender", a.sends.run)
 	goOwned("reliability", a.runReliability)
+	goOwned("retention", a.runRetention)
 	api, err := a.listenAPI(cfg)
 	if err != nil {
 		a.stopPhones(stopPhones)
@@ -251,6 +268,21 @@ func (a *Agent) watchNetwork(ctx context.Context, out *outbox.Outbox) error {
 		return nil
 	}
 	return l.Run(ctx, out.NetworkChanged)
+}
+
+// newDiskGuard makes the guard of the state directory dir.
+func (a *Agent) newDiskGuard(dir string) *diskGuard {
+	space := diskSpace(statfs)
+	if a.opts.DiskSpace != nil {
+		space = a.opts.DiskSpace
+	}
+	return &diskGuard{dir: dir, space: space, clock: clock.Or(a.opts.Clock), log: a.log.With("component", "disk-guard"),
+		cfg: func() config.Storage { return a.cfg.Load().Storage },
+		onLow: func(low bool) {
+			if low {
+				a.counter.add("disk_low", 1)
+			}
+		}}
 }
 
 // now is the agent's clock.

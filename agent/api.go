@@ -253,6 +253,8 @@ func (a *Agent) handleSend(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, ErrInvalidRequest):
 		writeError(w, http.StatusBadRequest, err)
+	case errors.Is(err, ErrDiskLow):
+		writeError(w, http.StatusInsufficientStorage, err)
 	case err != nil:
 		writeError(w, http.StatusServiceUnavailable, err)
 	default:

@@ -5,28 +5,17 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/simhook/simhook/modem"
 	"github.com/simhook/simhook/outbox"
+	"github.com/simhook/simhook/store"
 	"github.com/simhook/simhook/webhook"
-	"go.etcd.io/bbolt"
 )
 
-// callsBucket holds the call ringing on each phone (key: phone id), so the
-// call's end carries the same id and uid even across an agent restart.
-var callsBucket = []byte("agent/calls")
-
-// activeCall is a call that rang and has not ended yet.
-type activeCall struct {
-	ID     uint64    `json:"id"`
-	UID    string    `json:"uid"`
-	Start  time.Time `json:"start"`
-	Origin string    `json:"origin"`
-}
+// activeCall is the inbound call in progress on a phone.
+type activeCall = store.Call
 
 // HandleCall turns the driver's call events into inbound_call events: one
 // with end null when the call starts ringing, and one with the same id and
@@ -69,10 +58,7 @@ func (w *worker) startCall(ctx context.Context, c modem.CallEvent) error {
 			call.ID = id
 			return json.Marshal(a.callBody(w.id, call, nil))
 		},
-		Also: func(tx *bbolt.Tx, id uint64) error {
-			call.ID = id
-			return putJSON(tx, callsBucket, phoneKey(w.id), call)
-		},
+		Also: a.st.StartCallHook(w.id, &call),
 	})
 	if err == nil {
 		w.log.Info("inbound call", "origin", c.Number, "withheld", c.Number == "")
@@ -97,13 +83,7 @@ func (w *worker) endCall(ctx context.Context, at time.Time) error {
 		Body: func(uint64) ([]byte, error) {
 			return json.Marshal(a.callBody(w.id, *call, &end))
 		},
-		Also: func(tx *bbolt.Tx, _ uint64) error {
-			b := tx.Bucket(callsBucket)
-			if b == nil {
-				return nil
-			}
-			return b.Delete(phoneKey(w.id))
-		},
+		Also: a.st.EndCallHook(w.id),
 	})
 	if err == nil {
 		w.log.Info("call ended", "origin", call.Origin, "duration", end.Sub(call.Start).Round(time.Second))
@@ -125,18 +105,7 @@ func (w *worker) closeStaleCalls(ctx context.Context) {
 }
 
 // loadCall returns the phone's current call, or nil.
-func (w *worker) loadCall() (*activeCall, error) {
-	var call *activeCall
-	err := w.a.out.DB().View(func(tx *bbolt.Tx) error {
-		var c activeCall
-		ok, err := getJSON(tx, callsBucket, phoneKey(w.id), &c)
-		if ok {
-			call = &c
-		}
-		return err
-	})
-	return call, err
-}
+func (w *worker) loadCall() (*activeCall, error) { return w.a.st.ActiveCall(w.id) }
 
 // callBody renders an inbound_call body; end is nil while the call rings.
 func (a *Agent) callBody(phone int, c activeCall, end *time.Time) webhook.InboundCallBody {
@@ -175,50 +144,4 @@ func orNow(t, now time.Time) time.Time {
 		return now
 	}
 	return t
-}
-
-// phoneKey is the bbolt key for per-phone records.
-func phoneKey(id int) []byte { return []byte(strconv.Itoa(id)) }
-
-// putJSON stores v as JSON under key in the named bucket, creating it.
-func putJSON(tx *bbolt.Tx, bucket, key []byte, v any) error {
-	b, err := tx.CreateBucketIfNotExists(bucket)
-	if err != nil {
-		return err
-	}
-	data, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return b.Put(key, data)
-}
-
-// appendJSON stores v as JSON in the named bucket under key(seq), seq being
-// the bucket's next sequence number, which it returns.
-func appendJSON(tx *bbolt.Tx, bucket []byte, key func(seq uint64) []byte, v any) (uint64, error) {
-	b, err := tx.CreateBucketIfNotExists(bucket)
-	if err != nil {
-		return 0, err
-	}
-	seq, err := b.NextSequence()
-	if err != nil {
-		return 0, err
-	}
-	return seq, putJSON(tx, bucket, key(seq), v)
-}
-
-// getJSON loads the JSON under key into v and reports whether it was there.
-func getJSON(tx *bbolt.Tx, bucket, key []byte, v any) (bool, error) {
-	b := tx.Bucket(bucket)
-	if b == nil {
-		return false, nil
-	}
-	data := b.Get(key)
-	if data == nil {
-		return false, nil
-	}
-	if err := json.Unmarshal(data, v); err != nil {
-		return true, errors.Join(errors.New("corrupt record in "+string(bucket)), err)
-	}
-	return true, nil
 }

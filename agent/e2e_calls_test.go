@@ -4,9 +4,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/simhook/simhook/agent"
 	"github.com/simhook/simhook/lab"
+	"github.com/simhook/simhook/store"
 	"github.com/simhook/simhook/webhook"
-	"go.etcd.io/bbolt"
 )
 
 // TestInboundCallsEndToEnd rings the modem from a number and from a
@@ -95,14 +96,8 @@ func deref(s *string) string {
 func TestCallAfterALostEndIsReported(t *testing.T) {
 	l := startLab(t, lab.Options{})
 	ctx := testContext(t, 30*time.Second)
-	stale := `{"id":999,"uid":"stale-call","start":"2026-01-02T03:04:05Z","origin":"+33600000001"}`
-	err := mustAgent(t, l).Outbox().DB().Update(func(tx *bbolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists([]byte("agent/calls"))
-		if err != nil {
-			return err
-		}
-		return b.Put([]byte("1"), []byte(stale))
-	})
+	stale := store.Call{ID: 999, UID: "stale-call", Start: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Origin: "+33600000001"}
+	err := agent.SeedCall(mustAgent(t, l), 1, stale)
 	if err != nil {
 		t.Fatal(err)
 	}

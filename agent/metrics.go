@@ -30,6 +30,12 @@ var counterHelp = map[string]string{
 	"sends_retried":            "Send attempts retried after a transient modem error.",
 	"sends_failed":             "Send requests that failed.",
 	"reliability_alerts":       "phone_reliability alerts raised.",
+	"disk_low":                 "Times the state directory's free space fell under storage.min_free_mb/min_free_percent.",
+	"sends_refused_disk":       "Send requests refused because the state directory was low on free space.",
+	"receive_held_disk":        "Received SMS left on the SIM because the state directory was low on free space.",
+	"pruned_sends":             "Finished send requests deleted after delivery.retention.",
+	"pruned_malformed":         "Malformed PDUs deleted by their count or age cap.",
+	"pruned_reports":           "Unmatched delivery reports deleted after 48 h.",
 }
 
 // handleMetrics serves the Prometheus text exposition format (version 0.0.4).
@@ -44,6 +50,11 @@ func (a *Agent) handleMetrics(w http.ResponseWriter, _ *http.Request) {
 func (a *Agent) writeMetrics(w io.Writer) {
 	m := &promWriter{w: w}
 	m.gauge("simhook_build_info", "The running version.", 1, "version", simhook.Version)
+	low := 0.0
+	if a.disk.isLow() {
+		low = 1
+	}
+	m.gauge("simhook_disk_low", "1 while the state directory is low on free space (new SMS stay on the SIMs, sends are refused).", low)
 
 	for _, c := range a.counter.snapshot() {
 		help := counterHelp[c.name]

@@ -9,11 +9,7 @@ import (
 	"github.com/simhook/simhook/modem"
 	"github.com/simhook/simhook/outbox"
 	"github.com/simhook/simhook/webhook"
-	"go.etcd.io/bbolt"
 )
-
-// malformedBucket keeps the PDUs the driver could not decode, for inspection.
-var malformedBucket = []byte("agent/malformed")
 
 // HandleSMS commits a receive_sms event for a complete message. The driver
 // deletes the message from the modem only when this returns nil, so an error
@@ -23,6 +19,11 @@ var malformedBucket = []byte("agent/malformed")
 // crash cannot create a second event, while an identical new SMS can.
 func (w *worker) HandleSMS(ctx context.Context, m *modem.Message) error {
 	a := w.a
+	if err := a.disk.refuse(); err != nil {
+		// Left on the SIM, where it is safe; the driver offers it again.
+		a.counter.add("receive_held_disk", 1)
+		return err
+	}
 	loc := a.loc.Load()
 	key, err := a.receiveDedupeKey(w.id, m)
 	if err != nil {
@@ -34,7 +35,7 @@ func (w *worker) HandleSMS(ctx context.Context, m *modem.Message) error {
 		Phone:     w.id,
 		DedupeKey: key,
 		Time:      a.now(),
-		Also:      func(tx *bbolt.Tx, _ uint64) error { return rememberSlots(tx, w.id, m, key) },
+		Also:      a.st.RememberSlotsHook(w.id, m.Storage, m.Indexes, key),
 		Body: func(id uint64) ([]byte, error) {
 			return json.Marshal(webhook.ReceiveSMSBody{
 				ID:          int64(id),
@@ -73,8 +74,9 @@ func (w *worker) HandleMalformed(ctx context.Context, phone, index int, pdu []by
 	a.counter.add("malformed_pdus", 1)
 	rec := MalformedPDU{Phone: phone, Index: index, PDU: hex.EncodeToString(pdu), Error: cause.Error(), At: a.now().UTC().Format("2006-01-02T15:04:05Z")}
 	w.log.Warn("malformed PDU kept for inspection", "index", index, "err", cause)
-	return a.out.Update(ctx, func(tx *bbolt.Tx) error {
-		_, err := appendJSON(tx, malformedBucket, u64key, rec)
+	if err := a.st.AddMalformed(ctx, rec); err != nil {
 		return err
-	})
+	}
+	a.kickPrune() // the count cap may be exceeded now
+	return nil
 }

@@ -11,15 +11,9 @@ import (
 	"github.com/simhook/simhook/config"
 	"github.com/simhook/simhook/outbox"
 	"github.com/simhook/simhook/webhook"
-	"go.etcd.io/bbolt"
 )
 
 // Buckets of the reliability checker.
-var (
-	alertsBucket   = []byte("agent/alerts")   // "phone/kind" → time of the last alert
-	disabledBucket = []byte("agent/disabled") // phone id → reason; phones that must not send
-)
-
 // runReliability checks every phone once at start-up and then every
 // reliability.check_interval, until ctx ends.
 func (a *Agent) runReliability(ctx context.Context) error {
@@ -70,12 +64,8 @@ func (a *Agent) CheckReliability(ctx context.Context) error {
 
 // applyRule evaluates one rule for one phone and commits its alert.
 func (a *Agent) applyRule(ctx context.Context, phone int, rule reliabilityRule, autoDisable bool, samples []sentSample, now time.Time) error {
-	key := fmt.Appendf(nil, "%d/%s", phone, rule.Kind)
-	var last time.Time
-	if err := a.out.DB().View(func(tx *bbolt.Tx) error {
-		_, err := getJSON(tx, alertsBucket, key, &last)
-		return err
-	}); err != nil {
+	last, err := a.st.LastAlert(phone, rule.Kind)
+	if err != nil {
 		return err
 	}
 	v := rule.evaluate(samples, now, last)
@@ -83,7 +73,11 @@ func (a *Agent) applyRule(ctx context.Context, phone int, rule reliabilityRule, 
 		return nil
 	}
 	period := int(rule.Period / time.Minute)
-	_, err := a.out.Enqueue(ctx, outbox.Event{
+	disable := ""
+	if autoDisable {
+		disable = "reliability: " + rule.Kind + " rate " + v.Rate()
+	}
+	_, err = a.out.Enqueue(ctx, outbox.Event{
 		Type:      webhook.PhoneReliability,
 		Phone:     phone,
 		DedupeKey: fmt.Sprintf("reliability/%d/%s/%d", phone, rule.Kind, now.UnixNano()),
@@ -98,15 +92,7 @@ func (a *Agent) applyRule(ctx context.Context, phone int, rule reliabilityRule, 
 				Rate:            v.Rate(),
 			})
 		},
-		Also: func(tx *bbolt.Tx, _ uint64) error {
-			if err := putJSON(tx, alertsBucket, key, now); err != nil {
-				return err
-			}
-			if autoDisable {
-				return putJSON(tx, disabledBucket, phoneKey(phone), "reliability: "+rule.Kind+" rate "+v.Rate())
-			}
-			return nil
-		},
+		Also: a.st.AlertHook(phone, rule.Kind, now, disable),
 	})
 	if err != nil {
 		return fmt.Errorf("commit reliability alert: %w", err)
@@ -126,27 +112,13 @@ func maxPeriod(cfg *config.Config) time.Duration {
 // newest record back and stops at the first one created long before from.
 func (a *Agent) sentSamples(from time.Time) (map[int][]sentSample, error) {
 	out := make(map[int][]sentSample)
-	err := a.out.DB().View(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(sendsBucket)
-		if b == nil {
-			return nil
+	sends, err := a.st.SentSince(from)
+	for _, r := range sends {
+		if r.UsedPhone == 0 || r.Status == "" {
+			continue
 		}
-		c := b.Cursor()
-		for k, v := c.Last(); k != nil; k, v = c.Prev() {
-			var r sendRecord
-			if json.Unmarshal(v, &r) != nil {
-				continue
-			}
-			if r.Created.Before(from.Add(-24 * time.Hour)) {
-				break // queued long before the window: older ones are too
-			}
-			if r.SentAt.IsZero() || r.UsedPhone == 0 || r.SentAt.Before(from) || r.Status == "" {
-				continue
-			}
-			out[r.UsedPhone] = append(out[r.UsedPhone], sentSample{At: r.SentAt, Status: r.Status})
-		}
-		return nil
-	})
+		out[r.UsedPhone] = append(out[r.UsedPhone], sentSample{At: r.SentAt, Status: r.Status})
+	}
 	for _, s := range out {
 		sort.Slice(s, func(i, j int) bool { return s[i].At.Before(s[j].At) })
 	}
@@ -155,19 +127,10 @@ func (a *Agent) sentSamples(from time.Time) (map[int][]sentSample, error) {
 
 // disabledPhones returns the ids of the phones sending is disabled on.
 func (a *Agent) disabledPhones() map[int]bool {
-	set := make(map[int]bool)
-	_ = a.out.DB().View(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(disabledBucket)
-		if b == nil {
-			return nil
-		}
-		return b.ForEach(func(k, _ []byte) error {
-			if id, err := strconv.Atoi(string(k)); err == nil {
-				set[id] = true
-			}
-			return nil
-		})
-	})
+	set, err := a.st.Disabled()
+	if err != nil {
+		a.log.Error("reading disabled phones", "err", err)
+	}
 	return set
 }
 
@@ -177,15 +140,11 @@ func (a *Agent) SetPhoneEnabled(ctx context.Context, phone int, enabled bool) er
 	if !a.hasPhone(phone) {
 		return fmt.Errorf("%w %d", ErrUnknownPhone, phone)
 	}
-	err := a.out.Update(ctx, func(tx *bbolt.Tx) error {
-		if enabled {
-			if b := tx.Bucket(disabledBucket); b != nil {
-				return b.Delete(phoneKey(phone))
-			}
-			return nil
-		}
-		return putJSON(tx, disabledBucket, phoneKey(phone), "disabled by the operator")
-	})
+	reason := "disabled by the operator"
+	if enabled {
+		reason = ""
+	}
+	err := a.st.SetDisabled(ctx, phone, reason)
 	if err == nil {
 		a.log.Info("phone sending", "phone", phone, "enabled", enabled)
 		a.sends.kick()

@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"sort"
 	"sync"
@@ -10,7 +9,6 @@ import (
 	"github.com/simhook/simhook/config"
 	"github.com/simhook/simhook/outbox"
 	"github.com/simhook/simhook/webhook"
-	"go.etcd.io/bbolt"
 )
 
 // Apply puts a new, already validated configuration in force while the
@@ -44,6 +42,7 @@ func (a *Agent) Apply(cfg *config.Config) error {
 	a.counter.add("config_reloads", 1)
 	a.log.Info("configuration applied", "phones", len(cfg.Phones), "webhooks", len(cfg.Webhooks))
 	a.sends.kick()
+	a.kickPrune()
 	return nil
 }
 
@@ -145,31 +144,10 @@ func Endpoints(cfg *config.Config) []outbox.Endpoint {
 	return eps
 }
 
-// concatRefBucket holds each phone's last concatenation reference, so long
-// messages never reuse one after a restart (modem v0.4.0 always sends 1).
-var concatRefBucket = []byte("agent/concat-ref")
-
 // concatRefSource returns the driver's RefSource for a phone: a counter kept
 // in the state file.
 func (a *Agent) concatRefSource(phone int) func() (uint16, error) {
-	return func() (uint16, error) {
-		var ref uint16
-		err := a.out.Update(context.Background(), func(tx *bbolt.Tx) error {
-			b, err := tx.CreateBucketIfNotExists(concatRefBucket)
-			if err != nil {
-				return err
-			}
-			if v := b.Get(phoneKey(phone)); len(v) == 2 {
-				ref = binary.BigEndian.Uint16(v)
-			}
-			ref++
-			if ref == 0 {
-				ref = 1
-			}
-			return b.Put(phoneKey(phone), binary.BigEndian.AppendUint16(nil, ref))
-		})
-		return ref, err
-	}
+	return func() (uint16, error) { return a.st.NextConcatRef(context.Background(), phone) }
 }
 
 // PhoneStatus is what the API shows of a phone.

@@ -1,18 +1,16 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/simhook/simhook/modem"
 	"github.com/simhook/simhook/outbox"
+	"github.com/simhook/simhook/store"
 	"github.com/simhook/simhook/webhook"
-	"go.etcd.io/bbolt"
 )
 
 // HandleStatusReport matches a delivery report to the part of a sent SMS it
@@ -46,40 +44,20 @@ func (w *worker) HandleStatusReport(ctx context.Context, rep *modem.StatusReport
 // applyReport applies a report received on phone to the sent SMS it
 // matches, and reports whether it matched one. a.reportMu is held.
 func (a *Agent) applyReport(ctx context.Context, phone int, rep *modem.StatusReport) (bool, error) {
-	var (
-		rec    sendRecord
-		found  bool
-		before string
-		after  string
-	)
-	err := a.out.DB().View(func(tx *bbolt.Tx) error {
-		var e refEntry
-		ok, err := getJSON(tx, refsBucket, refKey(phone, rep.Ref), &e)
-		if err != nil || !ok || !sameRecipient(e.Recipient, rep.Recipient) {
-			return err
-		}
-		ok, err = getJSON(tx, sendsBucket, u64key(e.ID), &rec)
-		if err != nil || !ok || e.Part >= len(rec.Parts) {
-			return err
-		}
-		found = true
-		before = rec.Status
-		rec.Parts[e.Part] = mergePartStatus(rec.Parts[e.Part], rep.Class)
-		after = overallStatus(rec.Status, rec.Parts)
-		return nil
-	})
+	rec, e, found, err := a.st.MatchRef(phone, rep.Ref)
 	if err != nil {
 		return false, fmt.Errorf("match status report: %w", err)
 	}
-	if !found {
+	if !found || !sameRecipient(e.Recipient, rep.Recipient) || e.Part >= len(rec.Parts) {
 		return false, nil
 	}
+	before := rec.Status
+	rec.Parts[e.Part] = mergePartStatus(rec.Parts[e.Part], rep.Class)
+	after := overallStatus(rec.Status, rec.Parts)
 	rec.Status = after
 	if after == before {
 		// Only the part's record changes (or nothing): no event.
-		return true, a.out.Update(ctx, func(tx *bbolt.Tx) error {
-			return putJSON(tx, sendsBucket, u64key(rec.ID), rec)
-		})
+		return true, a.st.SaveSend(ctx, rec)
 	}
 	loc := a.loc.Load()
 	_, err = a.out.Enqueue(ctx, outbox.Event{
@@ -94,9 +72,7 @@ func (a *Agent) applyReport(ctx context.Context, phone int, rep *modem.StatusRep
 			}
 			return json.Marshal(body)
 		},
-		Also: func(tx *bbolt.Tx, _ uint64) error {
-			return putJSON(tx, sendsBucket, u64key(rec.ID), rec)
-		},
+		Also: a.st.SaveSendHook(rec),
 	})
 	if err != nil {
 		return true, fmt.Errorf("commit status change: %w", err)
@@ -105,26 +81,8 @@ func (a *Agent) applyReport(ctx context.Context, phone int, rep *modem.StatusRep
 	return true, nil
 }
 
-// reportsBucket keeps delivery reports not matched yet (key: phone id and a
-// sequence number, see keptReportKey). The bucket's sequence orders them, so
-// that a send replays only the reports that came after it began: one kept
-// from before may carry the same message reference, reused since.
-var reportsBucket = []byte("agent/kept-reports")
-
 // keptReportTTL is how long a report that never matched is kept.
-const keptReportTTL = 48 * time.Hour
-
-// keptReport is a delivery report waiting for the send it is about.
-type keptReport struct {
-	modem.StatusReport
-	Arrived time.Time `json:"arrived"`
-}
-
-// keptReportKey is the key of a kept report: the phone id, then the
-// sequence number, zero-padded so a phone's reports sort in arrival order.
-func keptReportKey(phone int, seq uint64) []byte {
-	return fmt.Appendf(nil, "%d/%020d", phone, seq)
-}
+const keptReportTTL = store.DefaultReportAge
 
 // keepReport stores a report to be matched when the send in progress on
 // its phone ends. a.reportMu is held.
@@ -137,23 +95,7 @@ func (a *Agent) keepReport(ctx context.Context, phone int, rep *modem.StatusRepo
 // storeReport adds a kept report that arrived at arrived, under the next
 // sequence number, which it returns.
 func (a *Agent) storeReport(ctx context.Context, phone int, rep modem.StatusReport, arrived time.Time) (uint64, error) {
-	var seq uint64
-	err := a.out.Update(ctx, func(tx *bbolt.Tx) error {
-		var err error
-		seq, err = appendJSON(tx, reportsBucket, func(seq uint64) []byte { return keptReportKey(phone, seq) },
-			keptReport{StatusReport: rep, Arrived: arrived})
-		return err
-	})
-	return seq, err
-}
-
-// reportMark returns the sequence number of the last kept report. A send
-// stores it when it begins; the reports kept after it may be about it.
-func reportMark(tx *bbolt.Tx) uint64 {
-	if b := tx.Bucket(reportsBucket); b != nil {
-		return b.Sequence()
-	}
-	return 0
+	return a.st.KeepReport(ctx, phone, rep, arrived)
 }
 
 // beginSend makes the phone's delivery reports wait until endSend.
@@ -185,44 +127,26 @@ func (a *Agent) replayReports(ctx context.Context, phone int, mark uint64) {
 // number above mark, deleting each one that matched, and drops reports that
 // never matched within keptReportTTL. a.reportMu is held.
 func (a *Agent) replayReportsLocked(ctx context.Context, phone int, mark uint64) {
-	type kept struct {
-		key []byte
-		rep keptReport
+	kept, expired, err := a.st.KeptReports(phone)
+	if err != nil {
+		a.log.Error("reading kept delivery reports", "phone", phone, "err", err)
+		return
 	}
-	var due, expired [][]byte
-	var replay []kept
-	prefix := fmt.Appendf(nil, "%d/", phone)
 	now := a.now()
-	_ = a.out.DB().View(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(reportsBucket)
-		if b == nil {
-			return nil
-		}
-		c := b.Cursor()
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			var r keptReport
-			seq, err := strconv.ParseUint(string(k[len(prefix):]), 10, 64)
-			if err != nil || json.Unmarshal(v, &r) != nil {
-				expired = append(expired, bytes.Clone(k))
+	var due []uint64
+	for _, k := range kept {
+		switch {
+		case k.Seq > mark:
+			matched, err := a.applyReport(ctx, phone, &k.StatusReport)
+			if err != nil {
+				a.log.Error("applying a kept delivery report", "phone", phone, "ref", k.Ref, "err", err)
 				continue
 			}
-			switch {
-			case seq > mark:
-				replay = append(replay, kept{bytes.Clone(k), r})
-			case now.Sub(r.Arrived) > keptReportTTL:
-				expired = append(expired, bytes.Clone(k))
+			if matched {
+				due = append(due, k.Seq)
 			}
-		}
-		return nil
-	})
-	for _, k := range replay {
-		matched, err := a.applyReport(ctx, phone, &k.rep.StatusReport)
-		if err != nil {
-			a.log.Error("applying a kept delivery report", "phone", phone, "ref", k.rep.Ref, "err", err)
-			continue
-		}
-		if matched {
-			due = append(due, k.key)
+		case now.Sub(k.Arrived) > keptReportTTL:
+			expired = append(expired, k.Seq)
 		}
 	}
 	if len(expired) > 0 {
@@ -232,15 +156,7 @@ func (a *Agent) replayReportsLocked(ctx context.Context, phone int, mark uint64)
 	if len(due)+len(expired) == 0 {
 		return
 	}
-	if err := a.out.Update(context.WithoutCancel(ctx), func(tx *bbolt.Tx) error {
-		b := tx.Bucket(reportsBucket)
-		for _, k := range append(due, expired...) {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
+	if err := a.st.DropReports(ctx, phone, append(due, expired...)); err != nil {
 		// Left in place, they are never replayed (later sends begin
 		// above their numbers) and expire with the rest.
 		a.log.Error("deleting kept delivery reports", "phone", phone, "err", err)

@@ -9,7 +9,7 @@ import (
 	"github.com/simhook/simhook/config"
 	"github.com/simhook/simhook/modem"
 	"github.com/simhook/simhook/outbox"
-	"go.etcd.io/bbolt"
+	"github.com/simhook/simhook/store"
 )
 
 // fuzzRecipients are the numbers FuzzReportMatching sends to and reports
@@ -87,25 +87,20 @@ func FuzzReportMatching(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	a.out, err = outbox.Open(filepath.Join(cfg.StateDir, OutboxFile), a.outboxOptions(cfg))
+	opts := a.outboxOptions(cfg)
+	opts.NoSync = true // a fuzz run needs no durability
+	a.out, err = outbox.Open(filepath.Join(cfg.StateDir, OutboxFile), opts)
 	if err != nil {
 		f.Fatal(err)
 	}
-	a.out.DB().NoSync = true // a fuzz run needs no durability
 	f.Cleanup(func() { _ = a.out.Close() })
+	if a.st, err = store.Open(context.Background(), a.out); err != nil {
+		f.Fatal(err)
+	}
 	var nextID uint64 // send ids stay unique across runs: events are deduplicated by them
 	f.Fuzz(func(t *testing.T, steps []byte) {
 		ctx := context.Background()
-		if err := a.out.Update(ctx, func(tx *bbolt.Tx) error {
-			for _, b := range [][]byte{sendsBucket, refsBucket, reportsBucket} {
-				if tx.Bucket(b) != nil {
-					if err := tx.DeleteBucket(b); err != nil {
-						return err
-					}
-				}
-			}
-			return nil
-		}); err != nil {
+		if err := a.st.ClearSends(ctx); err != nil {
 			t.Fatal(err)
 		}
 		open := map[int]*openSend{}
@@ -126,10 +121,10 @@ func FuzzReportMatching(f *testing.F) {
 				nextID++
 				s := &openSend{rec: sendRecord{ID: nextID, To: to, Text: "fuzz", StatusReport: true, State: stateSending,
 					UsedPhone: phone, Attempts: 1}}
-				_ = a.out.DB().View(func(tx *bbolt.Tx) error { s.mark = reportMark(tx); return nil })
+				s.mark, _ = a.st.ReportMark()
 				a.beginSend(phone)
 				s.rec.ReportMark = s.mark
-				if err := a.saveProgress(ctx, s.rec); err != nil {
+				if err := a.st.SaveSend(ctx, s.rec); err != nil {
 					t.Fatal(err)
 				}
 				open[phone] = s
@@ -142,10 +137,10 @@ func FuzzReportMatching(f *testing.F) {
 				nextRef[phone] = ref + 1 + int(arg)%2 // sometimes a reference goes to another program
 				s.rec.Refs = append(s.rec.Refs, ref)
 				s.rec.Handed = len(s.rec.Refs)
-				if err := a.saveProgress(ctx, s.rec); err != nil {
+				if err := a.st.SaveSend(ctx, s.rec); err != nil {
 					t.Fatal(err)
 				}
-				holder[string(refKey(phone, ref))] = [2]uint64{s.rec.ID, uint64(len(s.rec.Refs) - 1)}
+				holder[fmt.Sprintf("%d/%d", phone, ref)] = [2]uint64{s.rec.ID, uint64(len(s.rec.Refs) - 1)}
 			case 2: // the send ends
 				s := open[phone]
 				if s == nil {
@@ -186,11 +181,9 @@ func FuzzReportMatching(f *testing.F) {
 func readSends(t *testing.T, a *Agent) map[uint64]sendRecord {
 	t.Helper()
 	out := map[uint64]sendRecord{}
-	err := a.out.DB().View(func(tx *bbolt.Tx) error {
-		return forEachSend(tx, func(r sendRecord) error {
-			out[r.ID] = r
-			return nil
-		})
+	err := a.st.EachSend(func(r sendRecord) error {
+		out[r.ID] = r
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -229,7 +222,7 @@ func checkReportChanges(t *testing.T, before, after map[uint64]sendRecord, appli
 				t.Fatalf("send %d part %d changed to %q, but it has no reference (refs %v)", id, i, st, r.Refs)
 			}
 			ref := r.Refs[i]
-			if h := holder[string(refKey(r.UsedPhone, ref))]; h != [2]uint64{id, uint64(i)} {
+			if h := holder[fmt.Sprintf("%d/%d", r.UsedPhone, ref)]; h != [2]uint64{id, uint64(i)} {
 				t.Fatalf("send %d part %d changed, but reference %d on phone %d was last given to send %d part %d", id, i, ref, r.UsedPhone, h[0], h[1])
 			}
 			found := false

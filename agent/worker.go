@@ -131,8 +131,24 @@ func phoneChanged(old, new config.Phone) bool {
 	return !reflect.DeepEqual(old, new)
 }
 
-// HandleState records what the driver reports about the phone.
+// ID is the phone's id.
+func (w *worker) ID() int { return w.id }
+
+// Log is the phone's logger.
+func (w *worker) Log() *slog.Logger { return w.log }
+
+// Release gives the phone back after a send.
+func (w *worker) Release() { w.release() }
+
+// SendEach sends through the phone's driver.
+func (w *worker) SendEach(ctx context.Context, to, text string, report bool, hooks modem.SendHooks) ([]int, error) {
+	return w.phone.SendEach(ctx, to, text, report, hooks)
+}
+
+// HandleState records what the driver reports about the phone. It comes at
+// every health probe, which is also when the disk guard looks again.
 func (w *worker) HandleState(s modem.State) {
+	w.a.disk.check(false)
 	w.mu.Lock()
 	prev := w.state.Status
 	w.state = s

@@ -31,9 +31,25 @@ type Config struct {
 	Reliability Reliability `yaml:"reliability"`
 	// Sending tunes how send requests are queued and retried on the phones.
 	Sending Sending `yaml:"sending"`
+	// Storage guards the state directory's filesystem.
+	Storage Storage `yaml:"storage"`
 
 	// Path is the file the configuration was read from ("" when built in code).
 	Path string `yaml:"-"`
+}
+
+// Storage is the storage section: the disk guard. When free space on the
+// state directory's filesystem falls under the larger of MinFreeMB and
+// MinFreePercent of its size, the agent leaves new SMS on the SIMs and
+// refuses new send requests, keeps delivering, and resumes by itself once
+// space is back. Both zero disable the guard.
+type Storage struct {
+	// MinFreeMB is the free space, in MiB, under which the guard acts.
+	// Default 100.
+	MinFreeMB int `yaml:"min_free_mb"`
+	// MinFreePercent is the free space, in percent of the filesystem, under
+	// which the guard acts. Default 5.
+	MinFreePercent float64 `yaml:"min_free_percent"`
 }
 
 // Log is the log section.
@@ -270,6 +286,7 @@ func Default() *Config {
 			Unknown:       Threshold{Enabled: false, Rate: 0.25, MinVolume: 25, Period: D(120 * time.Minute), Grace: D(time.Minute)},
 		},
 		Sending: Sending{QueueTimeout: D(10 * time.Minute), MaxAttempts: 3},
+		Storage: Storage{MinFreeMB: 100, MinFreePercent: 5},
 	}
 }
 

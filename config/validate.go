@@ -92,6 +92,12 @@ func validate(c *Config, lines map[string]int, errs *errList) {
 	validateThreshold(k, "reliability.failed", c.Reliability.Failed)
 	validateThreshold(k, "reliability.unknown", c.Reliability.Unknown)
 	positive(k, "sending.queue_timeout", c.Sending.QueueTimeout)
+	if c.Storage.MinFreeMB < 0 {
+		k.fail("storage.min_free_mb", "must be 0 or more, got %d", c.Storage.MinFreeMB)
+	}
+	if c.Storage.MinFreePercent < 0 || c.Storage.MinFreePercent >= 100 {
+		k.fail("storage.min_free_percent", "must be from 0 to under 100, got %g", c.Storage.MinFreePercent)
+	}
 	if c.Sending.MaxAttempts < 1 {
 		k.fail("sending.max_attempts", "must be at least 1, got %d", c.Sending.MaxAttempts)
 	}

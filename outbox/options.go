@@ -46,6 +46,9 @@ type Options struct {
 	// when a group has more than one write (default 0: never wait).
 	MaxBatch      int
 	MaxBatchDelay time.Duration
+	// NoSync skips fsync on commit: for tests and benchmarks that need no
+	// durability, never for the daemon.
+	NoSync bool
 }
 
 func (o Options) withDefaults() Options {

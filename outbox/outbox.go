@@ -49,6 +49,7 @@ func Open(path string, opts Options) (*Outbox, error) {
 	if err != nil {
 		return nil, fmt.Errorf("outbox: open %s: %w", path, err)
 	}
+	db.NoSync = opts.NoSync
 	o := &Outbox{db: db, opts: opts, path: path, endpoints: make(map[string]*endpointState), kick: make(chan struct{}, 1)}
 	o.metrics.init()
 	o.SetDelivery(Delivery{Concurrency: opts.Concurrency, RequireTimeSync: opts.RequireTimeSync, Retention: opts.Retention, ProbeMax: opts.ProbeInterval})
@@ -135,3 +136,8 @@ func getU64(b *bbolt.Bucket, key string) uint64 {
 }
 
 func putU64(b *bbolt.Bucket, key string, v uint64) error { return b.Put([]byte(key), u64(v)) }
+
+// View runs fn in a read transaction of the file. It is the read side of
+// the hook through which package store keeps the agent's state in the same
+// file; nothing else should need it.
+func (o *Outbox) View(fn func(tx *bbolt.Tx) error) error { return o.db.View(fn) }

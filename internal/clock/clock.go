@@ -60,3 +60,33 @@ func Sleep(c Clock, d time.Duration, done <-chan struct{}) bool {
 		return false
 	}
 }
+
+// Earliest is the earlier of two times, ignoring zero ones: the zero time
+// means "never".
+func Earliest(a, b time.Time) time.Time {
+	switch {
+	case a.IsZero():
+		return b
+	case b.IsZero() || a.Before(b):
+		return a
+	}
+	return b
+}
+
+// WaitUntil waits on c until next (never when next is zero), a value on
+// kick, or done is closed, whichever comes first. The timer it arms, if any,
+// is stopped before it returns, so a loop that calls it arms nothing while
+// it has nothing due.
+func WaitUntil(c Clock, next time.Time, kick <-chan struct{}, done <-chan struct{}) {
+	var fire <-chan time.Time
+	if !next.IsZero() {
+		t := c.NewTimer(next.Sub(c.Now()))
+		defer t.Stop()
+		fire = t.C()
+	}
+	select {
+	case <-fire:
+	case <-kick:
+	case <-done:
+	}
+}

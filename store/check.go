@@ -1,0 +1,61 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"go.etcd.io/bbolt"
+)
+
+// Check verifies the send indexes against the records: every decodable
+// request sits in exactly the index of its state, under the key its
+// fields give, and every index entry names such a request. Tests run it
+// when each store closes; it reads the whole queue, so the agent does not.
+func (s *Store) Check() error {
+	var problems []error
+	err := s.view(func(tx *bbolt.Tx) error {
+		want := map[string]map[string]bool{}
+		for _, name := range [][]byte{queuedBucket, openBucket, doneBucket} {
+			want[string(name)] = map[string]bool{}
+		}
+		sends := tx.Bucket(sendsBucket)
+		err := sends.ForEach(func(k, v []byte) error {
+			var r Send
+			if ok, err := getJSON(sends, k, &r); err != nil || !ok {
+				return nil
+			}
+			if !bytes.Equal(k, u64(r.ID)) {
+				problems = append(problems, fmt.Errorf("send under key %x has id %d", k, r.ID))
+			}
+			if name, key := indexKey(r); name != nil {
+				want[string(name)][string(key)] = true
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for name, keys := range want {
+			b := tx.Bucket([]byte(name))
+			err := b.ForEach(func(k, _ []byte) error {
+				if !keys[string(k)] {
+					problems = append(problems, fmt.Errorf("%s: entry %x names no request in that state", name, k))
+				}
+				delete(keys, string(k))
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			for k := range keys {
+				problems = append(problems, fmt.Errorf("%s: entry %x missing", name, k))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return errors.Join(problems...)
+}

@@ -1,0 +1,198 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/simhook/simhook/internal/clock"
+	"go.etcd.io/bbolt"
+)
+
+// pruneBatch bounds the records one pruning transaction deletes, so a large
+// backlog never holds the group commit for long.
+const pruneBatch = 1000
+
+// Retention is how long each kind of record is kept.
+type Retention struct {
+	// Sends is how long a finished send request is kept after it finished
+	// (delivery.retention): delivery reports for it match until then.
+	Sends time.Duration
+	// MalformedAge and MalformedCount bound the malformed PDUs kept for
+	// inspection: the oldest go first.
+	MalformedAge   time.Duration
+	MalformedCount int
+	// Reports is how long a delivery report that matched no send is kept.
+	Reports time.Duration
+}
+
+// Defaults for malformed PDUs and unmatched reports (documented in the
+// README's configuration reference).
+const (
+	DefaultMalformedAge   = 30 * 24 * time.Hour
+	DefaultMalformedCount = 1000
+	DefaultReportAge      = 48 * time.Hour
+)
+
+// Pruned counts what one Prune deleted.
+type Pruned struct {
+	Sends, Malformed, Reports int
+}
+
+// Prune deletes what retention lets go of at now, in bounded transactions,
+// and returns when the next record becomes due (zero when nothing is kept
+// that could become due).
+func (s *Store) Prune(ctx context.Context, now time.Time, ret Retention) (Pruned, time.Time, error) {
+	var p Pruned
+	var next time.Time
+	for {
+		n, nx, more, err := s.pruneSends(ctx, now.Add(-ret.Sends))
+		p.Sends += n
+		if err != nil {
+			return p, time.Time{}, err
+		}
+		if !more {
+			if !nx.IsZero() {
+				next = nx.Add(ret.Sends)
+			}
+			break
+		}
+	}
+	n, nx, err := s.pruneMalformed(ctx, now, ret)
+	p.Malformed += n
+	if err != nil {
+		return p, time.Time{}, err
+	}
+	next = clock.Earliest(next, nx)
+	n, nx, err = s.pruneReports(ctx, now, ret.Reports)
+	p.Reports += n
+	if err != nil {
+		return p, time.Time{}, err
+	}
+	return p, clock.Earliest(next, nx), nil
+}
+
+// pruneSends deletes up to pruneBatch finished requests that finished before
+// cutoff, with their message references. It returns the finish time of the
+// oldest one kept, and whether more are due.
+func (s *Store) pruneSends(ctx context.Context, cutoff time.Time) (n int, oldest time.Time, more bool, err error) {
+	err = s.update(ctx, func(tx *bbolt.Tx) error {
+		n, oldest, more = 0, time.Time{}, false
+		bs, err := buckets(tx, doneBucket, sendsBucket, refsBucket)
+		if err != nil {
+			return err
+		}
+		done, sends, refs := bs[0], bs[1], bs[2]
+		c := done.Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.First() {
+			at, id, ok := timeKeyParts(k)
+			if ok && !at.Before(cutoff) {
+				oldest = at
+				return nil
+			}
+			if n == pruneBatch {
+				more = true
+				return nil
+			}
+			if err := c.Delete(); err != nil {
+				return err
+			}
+			n++
+			if !ok {
+				continue
+			}
+			var r Send
+			if found, err := getJSON(sends, u64(id), &r); err == nil && found {
+				if !r.Finished() {
+					// The index was stale: the record is elsewhere.
+					continue
+				}
+				for _, ref := range r.Refs {
+					key := refKey(r.UsedPhone, ref)
+					var e RefEntry
+					if ok, _ := getJSON(refs, key, &e); ok && e.ID == r.ID {
+						if err := refs.Delete(key); err != nil {
+							return err
+						}
+					}
+				}
+			}
+			if err := sends.Delete(u64(id)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		err = fmt.Errorf("store: prune sends: %w", err)
+	}
+	return n, oldest, more, err
+}
+
+// pruneMalformed keeps at most ret.MalformedCount malformed PDUs, none older
+// than ret.MalformedAge.
+func (s *Store) pruneMalformed(ctx context.Context, now time.Time, ret Retention) (n int, next time.Time, err error) {
+	err = s.update(ctx, func(tx *bbolt.Tx) error {
+		n, next = 0, time.Time{}
+		b, err := bucket(tx, malformedBucket)
+		if err != nil {
+			return err
+		}
+		excess := b.Stats().KeyN - ret.MalformedCount
+		c := b.Cursor()
+		for k, _ := c.First(); k != nil && n < pruneBatch*10; k, _ = c.First() {
+			var m MalformedPDU
+			decoded, _ := getJSON(b, k, &m)
+			at, perr := time.Parse(time.RFC3339, m.At)
+			if excess <= 0 && decoded && perr == nil && now.Sub(at) <= ret.MalformedAge {
+				next = at.Add(ret.MalformedAge)
+				return nil
+			}
+			if err := c.Delete(); err != nil {
+				return err
+			}
+			excess--
+			n++
+		}
+		return nil
+	})
+	return n, next, err
+}
+
+// pruneReports deletes kept delivery reports older than age.
+func (s *Store) pruneReports(ctx context.Context, now time.Time, age time.Duration) (n int, next time.Time, err error) {
+	var expired [][]byte
+	err = s.view(func(tx *bbolt.Tx) error {
+		b, err := bucket(tx, reportsBucket)
+		if err != nil {
+			return err
+		}
+		return b.ForEach(func(k, v []byte) error {
+			var r KeptReport
+			ok, err := getJSON(b, k, &r)
+			if err != nil || !ok || now.Sub(r.Arrived) > age {
+				expired = append(expired, bytes.Clone(k))
+				return nil
+			}
+			next = clock.Earliest(next, r.Arrived.Add(age))
+			return nil
+		})
+	})
+	if err != nil || len(expired) == 0 {
+		return 0, next, err
+	}
+	err = s.update(ctx, func(tx *bbolt.Tx) error {
+		b, err := bucket(tx, reportsBucket)
+		if err != nil {
+			return err
+		}
+		for _, k := range expired {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return len(expired), next, err
+}
