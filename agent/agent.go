@@ -68,6 +68,8 @@ type Agent struct {
 	// pruneKick makes the retention loop look again (a reload, a new
 	// malformed PDU).
 	pruneKick chan struct{}
+	// reliabilityKick tells the reliability loop a send finished.
+	reliabilityKick chan struct{}
 
 	reportMu  sync.Mutex  // serialises delivery-report matching
 	sendsOpen map[int]int // sends in progress per phone; guarded by reportMu
@@ -101,6 +103,8 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 		sendsOpen: make(map[int]int),
 		ready:     make(chan struct{}),
 		pruneKick: make(chan struct{}, 1),
+
+		reliabilityKick: make(chan struct{}, 1),
 	}
 	a.cfg.Store(cfg)
 	a.loc.Store(cfg.Location())

@@ -9,29 +9,52 @@ import (
 	"time"
 
 	"github.com/simhook/simhook/config"
+	"github.com/simhook/simhook/internal/clock"
 	"github.com/simhook/simhook/outbox"
 	"github.com/simhook/simhook/webhook"
 )
 
 // Buckets of the reliability checker.
-// runReliability checks every phone once at start-up and then every
-// reliability.check_interval, until ctx ends.
+// runReliability checks the phones' reliability at start-up and then every
+// check_interval while sends finished within the rules' window could raise
+// an alert. With none in the window it arms no timer; the next finished
+// send arms it again, for a check one interval later.
 func (a *Agent) runReliability(ctx context.Context) error {
+	clk := clock.Or(a.opts.Clock)
+	interval := func() time.Duration {
+		if d := a.cfg.Load().Reliability.CheckInterval.Duration; d > 0 {
+			return d
+		}
+		return 15 * time.Minute
+	}
+	next := clk.Now() // check at once
 	for {
-		if err := a.CheckReliability(ctx); err != nil {
-			a.log.Error("reliability check", "err", err)
+		if !next.IsZero() && !clk.Now().Before(next) {
+			active, err := a.checkReliability(ctx)
+			if err != nil {
+				a.log.Error("reliability check", "err", err)
+				active = true
+			}
+			next = time.Time{}
+			if active {
+				next = clk.Now().Add(interval())
+			}
 		}
-		interval := a.cfg.Load().Reliability.CheckInterval.Duration
-		if interval <= 0 {
-			interval = 15 * time.Minute
-		}
-		t := time.NewTimer(interval)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		clock.WaitUntil(clk, next, a.reliabilityKick, ctx.Done())
+		if ctx.Err() != nil {
 			return ctx.Err()
-		case <-t.C:
 		}
+		if next.IsZero() {
+			next = clk.Now().Add(interval()) // a send finished while idle
+		}
+	}
+}
+
+// kickReliability tells the reliability loop a send finished.
+func (a *Agent) kickReliability() {
+	select {
+	case a.reliabilityKick <- struct{}{}:
+	default:
 	}
 }
 
@@ -39,11 +62,18 @@ func (a *Agent) runReliability(ctx context.Context) error {
 // now, committing a phone_reliability event for each rule that fires and,
 // with auto_disable, stopping sends through that phone.
 func (a *Agent) CheckReliability(ctx context.Context) error {
+	_, err := a.checkReliability(ctx)
+	return err
+}
+
+// checkReliability is CheckReliability; it also reports whether any phone
+// has finished sends in the window, so that a later check could alert.
+func (a *Agent) checkReliability(ctx context.Context) (bool, error) {
 	cfg := a.cfg.Load()
 	now := a.now()
 	samples, err := a.sentSamples(now.Add(-maxPeriod(cfg)))
 	if err != nil {
-		return err
+		return true, err
 	}
 	for _, p := range cfg.Phones {
 		for _, rc := range []struct {
@@ -55,11 +85,11 @@ func (a *Agent) CheckReliability(ctx context.Context) error {
 			}
 			rule := reliabilityRule{Kind: rc.kind, Rate: rc.th.Rate, MinVolume: rc.th.MinVolume, Period: rc.th.Period.Duration, Grace: rc.th.Grace.Duration}
 			if err := a.applyRule(ctx, p.ID, rule, rc.th.AutoDisable, samples[p.ID], now); err != nil {
-				return err
+				return true, err
 			}
 		}
 	}
-	return nil
+	return len(samples) > 0, nil
 }
 
 // applyRule evaluates one rule for one phone and commits its alert.

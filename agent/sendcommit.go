@@ -109,6 +109,7 @@ func (a *Agent) commitSend(ctx context.Context, r sendRecord, state, status stri
 	if err != nil {
 		return fmt.Errorf("commit send %d: %w", r.ID, err)
 	}
+	a.kickReliability()
 	return nil
 }
 
