@@ -13,6 +13,7 @@ import (
 // TestInboundCallsEndToEnd rings the modem from a number and from a
 // withheld one, and checks the start and end events share id and uid.
 func TestInboundCallsEndToEnd(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, number string
 		wantOrigin   *string

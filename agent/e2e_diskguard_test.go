@@ -19,6 +19,7 @@ import (
 // still delivered; once space is back the SMS is taken off the SIM and
 // delivered, and sends are accepted again. Nothing is lost.
 func TestDiskGuardEndToEnd(t *testing.T) {
+	t.Parallel()
 	var free atomic.Uint64
 	free.Store(10 << 30)
 	l := startLab(t, lab.Options{Agent: agent.Options{

@@ -18,6 +18,7 @@ import (
 // byte-exact, attributed to the right phone, and that nothing is left on the
 // SIMs afterwards.
 func TestReceiveMixedEndToEnd(t *testing.T) {
+	t.Parallel()
 	l := startLab(t, lab.Options{Phones: 2, Capacity: 200})
 	texts := loadTexts(t)
 	type sent struct {
@@ -88,6 +89,7 @@ func TestReceiveMixedEndToEnd(t *testing.T) {
 // receiver is down, restarts the agent, and checks every event still
 // arrives once it is back.
 func TestReceiveSurvivesRestartWithReceiverDown(t *testing.T) {
+	t.Parallel()
 	l := startLab(t, lab.Options{})
 	ctx := testContext(t, 60*time.Second)
 	l.ReceiverDown()

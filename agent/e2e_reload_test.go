@@ -51,6 +51,7 @@ func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 // agent: broken versions are refused and counted while traffic goes on, a
 // phone removed stops only its own worker, and one added starts.
 func TestLiveReloadEndToEnd(t *testing.T) {
+	t.Parallel()
 	l := startLab(t, lab.Options{Phones: 2})
 	watchLab(t, l)
 	a := mustAgent(t, l)

@@ -29,6 +29,7 @@ func statusChanges(l *lab.Lab) map[int64][]string {
 // The report of part 1 of a long message arrives (as +CDS) while part 2 is
 // still being sent; it must update the new message, not the earlier one.
 func TestReportDuringALongSend(t *testing.T) {
+	t.Parallel()
 	l := startLab(t, lab.Options{PhoneYAML: `init: ["AT+CNMI=2,1,0,1,0"]`})
 	a := mustAgent(t, l)
 	ctx := testContext(t, 60*time.Second)
@@ -96,6 +97,7 @@ func TestOldKeptReportsAreNotApplied(t *testing.T) {
 // progress, after a part's reference was recorded and its report kept. The
 // restart settles the send as unknown and then applies the report.
 func TestRestartAppliesKeptReports(t *testing.T) {
+	t.Parallel()
 	l := startLab(t, lab.Options{})
 	a := mustAgent(t, l)
 	ctx := testContext(t, 60*time.Second)

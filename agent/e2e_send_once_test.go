@@ -18,6 +18,7 @@ import (
 // the message, so it must never be handed over a second time, whatever comes
 // after: a restart, a new worker, a replug.
 func TestSendIsNeverRepeated(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name        string
 		stopTimeout time.Duration // the agent's grace for a stop or a reload
@@ -45,6 +46,7 @@ func TestSendIsNeverRepeated(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			l := startLab(t, lab.Options{
 				Agent:     agent.Options{StopTimeout: tt.stopTimeout},
 				ExtraYAML: "sending: {queue_timeout: 1m, max_attempts: 3}\n",
@@ -145,6 +147,7 @@ func unplugAndReplug(t *testing.T, l *lab.Lab) {
 // (unknown, or failed when later parts never went out); one stopped between
 // two accepted parts failed.
 func TestRestartSettlesInterruptedSends(t *testing.T) {
+	t.Parallel()
 	long := strings.Repeat("three parts ", 30) // 360 GSM characters
 	tests := []struct {
 		name         string

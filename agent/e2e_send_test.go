@@ -22,6 +22,7 @@ import (
 // checks the modem got the exact texts, the send_sms events, and that
 // status changes are emitted only on a change and only forward.
 func TestSendWithReportsEndToEnd(t *testing.T) {
+	t.Parallel()
 	l := startLab(t, lab.Options{})
 	m := l.Modems[0]
 	m.SetSendRule("+33600000002", modemsim.SendRule{Outcome: modemsim.Failed})
@@ -159,6 +160,7 @@ func TestSendRefusedByNetworkIsFailed(t *testing.T) {
 // TestSendTransientErrorsAreRetried: a +CMS ERROR that is temporary (42,
 // congestion) is retried up to sending.max_attempts, then the send fails.
 func TestSendTransientErrorsAreRetried(t *testing.T) {
+	t.Parallel()
 	l := startLab(t, lab.Options{ExtraYAML: "sending: {queue_timeout: 1m, max_attempts: 2}\n"})
 	l.Modems[0].SetSendRule("+33600000042", modemsim.SendRule{RefuseCMS: 42})
 	a := mustAgent(t, l)
@@ -187,6 +189,7 @@ func TestSendTransientErrorsAreRetried(t *testing.T) {
 // TestSendFailsWhenNoPhoneCanTakeIt: with every phone disabled, a request
 // fails once sending.queue_timeout has passed.
 func TestSendFailsWhenNoPhoneCanTakeIt(t *testing.T) {
+	t.Parallel()
 	l := startLab(t, lab.Options{ExtraYAML: "sending: {queue_timeout: 1s, max_attempts: 3}\n"})
 	a := mustAgent(t, l)
 	ctx := testContext(t, 30*time.Second)
@@ -218,6 +221,7 @@ func TestSendFailsWhenNoPhoneCanTakeIt(t *testing.T) {
 // otherwise the lowest id configured when it failed. The outbox event
 // carries the same phone, so an endpoint's phones filter applies to it.
 func TestFailedSendNamesAPhone(t *testing.T) {
+	t.Parallel()
 	only2 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
