@@ -49,6 +49,7 @@ func call(t *testing.T, c *http.Client, method, path, body string) (int, string)
 // TestLocalAPIEndToEnd exercises the API over its unix socket: health,
 // phones, a send and its status, refusals, outbox stats and metrics.
 func TestLocalAPIEndToEnd(t *testing.T) {
+	t.Parallel()
 	l := startLab(t, lab.Options{})
 	c := socketClient(l.SocketPath())
 	ctx := testContext(t, 30*time.Second)

@@ -63,6 +63,7 @@ func TestInboundCallsEndToEnd(t *testing.T) {
 
 // TestRejectCallsEndToEnd checks that calls: reject hangs up on the caller.
 func TestRejectCallsEndToEnd(t *testing.T) {
+	t.Parallel()
 	l := startLab(t, lab.Options{PhoneYAML: "calls: reject"})
 	ctx := testContext(t, 30*time.Second)
 	c := l.Modems[0].InjectCall("+33622222222")
@@ -95,6 +96,7 @@ func deref(s *string) string {
 // committed (a full disk), the call stays recorded as ringing. The next call
 // must still be reported: the stale one is closed first, with its own uid.
 func TestCallAfterALostEndIsReported(t *testing.T) {
+	t.Parallel()
 	l := startLab(t, lab.Options{})
 	ctx := testContext(t, 30*time.Second)
 	stale := store.Call{ID: 999, UID: "stale-call", Start: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Origin: "+33600000001"}

@@ -20,6 +20,7 @@ import (
 // nothing moved); concurrency, retention and probe_max take their new
 // values.
 func TestDeliveryKeysApplyOnReload(t *testing.T) {
+	t.Parallel()
 	unknown := func() outbox.ClockState { return outbox.ClockState{Source: "test: cannot tell"} }
 	l := startLab(t, lab.Options{Agent: agent.Options{ClockState: unknown}})
 	watchLab(t, l)

@@ -82,9 +82,7 @@ func TestDiskGuardEndToEnd(t *testing.T) {
 	if err := l.WaitEvents(ctx, webhook.ReceiveSMS, 2); err != nil {
 		t.Fatalf("held SMS not delivered after space came back: %v", err)
 	}
-	if n := len(l.Modems[0].Stored("SM")); n != 0 {
-		t.Errorf("%d SMS left on the SIM after space came back", n)
-	}
+	waitUntil(t, 30*time.Second, "the held SMS to be deleted from the SIM", func() bool { return len(l.Modems[0].Stored("SM")) == 0 })
 	if code, body := call(t, c, "POST", "/v1/sms", `{"to":"+33612345678","text":"accepted"}`); code != http.StatusAccepted {
 		t.Errorf("send after space came back: %d %s", code, body)
 	}

@@ -16,6 +16,7 @@ import (
 // event; a content-only dedupe key merged them and the driver deleted the
 // second unreported.
 func TestIdenticalSMSAreDistinctEvents(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		phones int

@@ -145,6 +145,7 @@ func concatPart(t *testing.T, ref, count, seq byte, text string) []byte {
 // two genuine parts of a message is kept in the malformed store, never in
 // a receive_sms, and the genuine parts arrive as one message.
 func TestConcatPartOutOfRangeIsKeptMalformed(t *testing.T) {
+	t.Parallel()
 	l := startLab(t, lab.Options{})
 	a := mustAgent(t, l)
 	ctx := testContext(t, 60*time.Second)

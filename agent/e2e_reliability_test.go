@@ -16,6 +16,7 @@ import (
 // RaspiSMS's string fields, the phone disabled for sending, and no second
 // alert without fresh volume.
 func TestReliabilityAlertEndToEnd(t *testing.T) {
+	t.Parallel()
 	l := startLab(t, lab.Options{ExtraYAML: `reliability:
   check_interval: 1h
   failed: {enabled: true, rate: 0.5, min_volume: 4, period: 120m, grace: 0s, auto_disable: true}

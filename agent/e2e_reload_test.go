@@ -131,6 +131,7 @@ func removePhone(yaml string, id int) string {
 // its URL in the file while SMS keep arriving: every event must arrive,
 // signed with the secret in force when it was sent, at the URL in force.
 func TestReloadEndpointURLAndSecret(t *testing.T) {
+	t.Parallel()
 	const newSecret = "the-new-secret-after-rotation"
 	l := startLab(t, lab.Options{ReceiverSecrets: []string{"", newSecret}})
 	// The receiver knows the old secret (index 0) and the new one (index 1).

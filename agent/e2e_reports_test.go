@@ -64,6 +64,7 @@ func TestReportDuringALongSend(t *testing.T) {
 // began is not about it, even when it carries the reference the send gets,
 // and one that matched nothing for days is dropped.
 func TestOldKeptReportsAreNotApplied(t *testing.T) {
+	t.Parallel()
 	l := startLab(t, lab.Options{})
 	a := mustAgent(t, l)
 	ctx := testContext(t, 60*time.Second)

@@ -24,6 +24,7 @@ import (
 // a token in its query fails too: the token must appear neither in the log
 // nor in its last_error as the API lists it.
 func TestSecretsNeverLogged(t *testing.T) {
+	t.Parallel()
 	const (
 		labSecret     = "lab-secret-5f0c2a9e71d4"
 		rotatedSecret = "rotated-secret-8b3e6d10c2f7"

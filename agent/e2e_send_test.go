@@ -113,6 +113,7 @@ func TestSendWithReportsEndToEnd(t *testing.T) {
 
 // TestSendRefusals covers what Submit refuses before queueing anything.
 func TestSendRefusals(t *testing.T) {
+	t.Parallel()
 	l := startLab(t, lab.Options{})
 	a := mustAgent(t, l)
 	ctx := testContext(t, 10*time.Second)
@@ -140,6 +141,7 @@ func TestSendRefusals(t *testing.T) {
 // TestSendRefusedByNetworkIsFailed checks that a +CMS ERROR that is not
 // transient makes the send_sms event "failed".
 func TestSendRefusedByNetworkIsFailed(t *testing.T) {
+	t.Parallel()
 	l := startLab(t, lab.Options{})
 	l.Modems[0].SetSendRule("+33600000009", modemsim.SendRule{RefuseCMS: 21}) // short message transfer rejected
 	a := mustAgent(t, l)
