@@ -257,6 +257,7 @@ func (a *Agent) outboxOptions(cfg *config.Config) outbox.Options {
 		HTTPClient:      a.opts.HTTPClient,
 		RequireTimeSync: d.RequireTimeSync,
 		Retention:       d.Retention,
+		DeadRetention:   d.DeadRetention,
 		ProbeInterval:   d.ProbeMax,
 		ClockState:      a.opts.ClockState,
 	}

@@ -53,6 +53,7 @@ func (a *Agent) deliverySettings(cfg *config.Config) outbox.Delivery {
 		Concurrency:     cfg.Delivery.Concurrency,
 		RequireTimeSync: cfg.Delivery.RequireTimeSync,
 		Retention:       cfg.Delivery.Retention.Duration,
+		DeadRetention:   cfg.Delivery.DeadRetention.Duration,
 		ProbeMax:        cfg.Delivery.ProbeMax.Duration,
 	}
 	if a.opts.ProbeInterval > 0 {

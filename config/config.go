@@ -202,9 +202,14 @@ type Delivery struct {
 	// RequireTimeSync holds signed requests while the system clock is known
 	// to be unsynchronised (a Raspberry Pi has no real-time clock). Default true.
 	RequireTimeSync bool `yaml:"require_time_sync"`
-	// Retention is how long delivered, dead-lettered and expired events are
-	// kept for inspection and replay. Default 168h.
+	// Retention is how long an event is kept, for inspection and replay,
+	// after its last delivery finished. Default 168h.
 	Retention Duration `yaml:"retention"`
+	// DeadRetention is how long an event with a dead-lettered delivery (out
+	// of retries, or expired while its endpoint was disabled by a 410) is
+	// kept after its last delivery finished, if longer than Retention.
+	// Default 720h.
+	DeadRetention Duration `yaml:"dead_retention"`
 	// ProbeMax caps the wait between two probes of an endpoint that does not
 	// answer (refused, DNS, timeout): the first comes about a second after
 	// the failure, the next ones double up to it. Default 30s, at least 1s.
@@ -279,7 +284,8 @@ func Default() *Config {
 		UserID:   1,
 		Log:      Log{Level: "info", Format: "text"},
 		API:      API{Socket: DefaultSocket},
-		Delivery: Delivery{Concurrency: 4, RequireTimeSync: true, Retention: D(168 * time.Hour), ProbeMax: D(30 * time.Second)},
+		Delivery: Delivery{Concurrency: 4, RequireTimeSync: true, Retention: D(168 * time.Hour), DeadRetention: D(720 * time.Hour),
+			ProbeMax: D(30 * time.Second)},
 		Reliability: Reliability{
 			CheckInterval: D(15 * time.Minute),
 			Failed:        Threshold{Enabled: true, Rate: 0.10, MinVolume: 25, Period: D(120 * time.Minute), Grace: D(time.Minute)},

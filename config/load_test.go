@@ -93,14 +93,15 @@ func TestLoadInvalidFiles(t *testing.T) {
 			{"webhooks[2].template", 37, "format template requires a template"},
 			{"delivery.concurrency", 41, "must be between 1 and 64, got 65"},
 			{"delivery.retention", 42, "must be a positive duration, got 0s"},
-			{"reliability.check_interval", 44, "must be a positive duration, got -5m"},
-			{"reliability.failed.rate", 45, "must be in (0, 1], got 0"},
-			{"reliability.failed.min_volume", 45, "must be at least 1, got 0"},
-			{"reliability.failed.grace", 45, "must be shorter than period (10m), got 10m"},
-			{"reliability.unknown.rate", 46, "must be in (0, 1], got 1.5"},
-			{"reliability.unknown.period", 46, "must be a positive duration, got 0s"},
-			{"sending.queue_timeout", 48, "must be a positive duration, got 0s"},
-			{"sending.max_attempts", 49, "must be at least 1, got 0"},
+			{"delivery.dead_retention", 43, "must be a positive duration, got -1h"},
+			{"reliability.check_interval", 45, "must be a positive duration, got -5m"},
+			{"reliability.failed.rate", 46, "must be in (0, 1], got 0"},
+			{"reliability.failed.min_volume", 46, "must be at least 1, got 0"},
+			{"reliability.failed.grace", 46, "must be shorter than period (10m), got 10m"},
+			{"reliability.unknown.rate", 47, "must be in (0, 1], got 1.5"},
+			{"reliability.unknown.period", 47, "must be a positive duration, got 0s"},
+			{"sending.queue_timeout", 49, "must be a positive duration, got 0s"},
+			{"sending.max_attempts", 50, "must be at least 1, got 0"},
 		}},
 		{"timings.yaml", []want{
 			{"phones[0].command_timeout", 5, "must be at least 1s, got 500ms"},
@@ -224,7 +225,7 @@ func TestLoadExample(t *testing.T) {
 			Method: "post", Format: "template", Template: `{"text": {{json (printf "SMS from %s: %s" .Body.origin .Body.text)}}}`,
 			MaxBody: 64 << 10, Timeout: D(15 * time.Second), Retry: Retry{Initial: D(5 * time.Second), MaxInterval: D(time.Hour), MaxAge: D(168 * time.Hour)}},
 	}
-	want.Delivery = Delivery{Concurrency: 8, RequireTimeSync: false, Retention: D(72 * time.Hour), ProbeMax: D(10 * time.Second)}
+	want.Delivery = Delivery{Concurrency: 8, RequireTimeSync: false, Retention: D(72 * time.Hour), DeadRetention: D(240 * time.Hour), ProbeMax: D(10 * time.Second)}
 	want.Reliability.CheckInterval = D(5 * time.Minute)
 	want.Reliability.Failed = Threshold{Enabled: true, Rate: 0.5, MinVolume: 4, Period: D(30 * time.Minute), Grace: D(0), AutoDisable: true}
 	want.Sending = Sending{QueueTimeout: D(2 * time.Minute), MaxAttempts: 5}

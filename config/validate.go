@@ -87,6 +87,7 @@ func validate(c *Config, lines map[string]int, errs *errList) {
 		k.fail("delivery.concurrency", "must be between 1 and 64, got %d", c.Delivery.Concurrency)
 	}
 	positive(k, "delivery.retention", c.Delivery.Retention)
+	positive(k, "delivery.dead_retention", c.Delivery.DeadRetention)
 	atLeast(k, "delivery.probe_max", c.Delivery.ProbeMax, time.Second)
 	positive(k, "reliability.check_interval", c.Reliability.CheckInterval)
 	validateThreshold(k, "reliability.failed", c.Reliability.Failed)

@@ -197,6 +197,9 @@ func (o *Outbox) Retry(sel RetrySelector) (int, error) {
 		if err != nil || !ok {
 			return err
 		}
+		if err := unfileFinished(tx, seq); err != nil {
+			return err
+		}
 		d.State, d.Attempts, d.ClientErrors, d.Done = StatePending, 0, 0, time.Time{}
 		d.Created, d.OfflineAtCreate, d.NextDue = now, offTotal, now
 		d.setAge(0, now, offTotal)
@@ -270,7 +273,9 @@ func (o *Outbox) EnableEndpoint(name string) error {
 	}
 	o.mu.Lock()
 	if st := o.endpoints[name]; st != nil {
-		st.disabled, st.failing = false, 0
+		// Its backlog goes out at once, oldest first, whenever its
+		// deliveries were due to be aged next.
+		st.disabled, st.failing, st.drain = false, 0, true
 	}
 	o.mu.Unlock()
 	o.Kick()
@@ -278,7 +283,7 @@ func (o *Outbox) EnableEndpoint(name string) error {
 }
 
 // PurgeSelector chooses what Purge deletes: dead deliveries (Dead), and
-// events whose deliveries are all done and older than OlderThan.
+// events whose deliveries were all delivered more than OlderThan ago.
 type PurgeSelector struct {
 	Dead      bool
 	OlderThan time.Duration
@@ -289,11 +294,21 @@ type PurgeSelector struct {
 func (o *Outbox) Purge(sel PurgeSelector) (int, error) {
 	n := 0
 	if sel.Dead {
+		now := o.opts.Clock.Now()
 		m, err := o.eachDead(RetrySelector{AllDead: true}, func(tx *bbolt.Tx, k []byte) error {
+			seq := seqOf(k)
+			if err := unfileFinished(tx, seq); err != nil {
+				return err
+			}
 			if err := tx.Bucket(deliveriesBucket).Delete(k); err != nil {
 				return err
 			}
-			return deleteDead(tx, k)
+			if err := deleteDead(tx, k); err != nil {
+				return err
+			}
+			// What is left of the event is filed again: an event without
+			// deliveries goes Retention from now.
+			return fileFinished(tx, seq, now)
 		})
 		n += m
 		if err != nil {
@@ -301,7 +316,7 @@ func (o *Outbox) Purge(sel PurgeSelector) (int, error) {
 		}
 	}
 	if sel.OlderThan > 0 {
-		m, err := o.prune(o.opts.Clock.Now(), sel.OlderThan)
+		m, err := o.prune(o.opts.Clock.Now(), sel.OlderThan, keepDead)
 		n += m
 		if err != nil {
 			return n, fmt.Errorf("outbox: %w", err)

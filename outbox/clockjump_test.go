@@ -109,7 +109,7 @@ func TestClockJumpForward(t *testing.T) {
 			}
 			// Retention as it runs after the jump: the event was made
 			// "8 days ago" by the clock of the time.
-			if _, err := o.prune(clk.Now(), o.settings().Retention); err != nil {
+			if _, err := o.prune(clk.Now(), o.settings().Retention, o.settings().DeadRetention); err != nil {
 				t.Fatal(err)
 			}
 			again, err := o.Enqueue(context.Background(), benchEventKey(1))

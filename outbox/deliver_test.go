@@ -4,9 +4,11 @@ import (
 	"context"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/simhook/simhook/internal/clock"
 	"github.com/simhook/simhook/webhook"
 )
 
@@ -129,39 +131,52 @@ func TestDedupeKey(t *testing.T) {
 }
 
 // TestOutageDrainsAtOnce keeps the receiver failing (503) while events queue
-// and back off, then checks the backlog drains within a second of its
-// return, in full and none dead.
+// and back off (ten minutes and more, on an injected clock), then checks
+// that once it answers again the whole backlog goes out at once, while
+// the clock stays before any of those backoffs ends, none dead.
 func TestOutageDrainsAtOnce(t *testing.T) {
-	down := true
+	var down atomic.Bool
+	down.Store(true)
 	r := newReceiver(t, func(int) int {
-		if down {
+		if down.Load() {
 			return 503
 		}
 		return 200
 	})
-	o := open(t, Options{ProbeInterval: 100 * time.Millisecond, Concurrency: 8})
+	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	clk := clock.NewFake(start)
+	r.now = clk.Now
+	o := open(t, Options{Clock: clk, TimeSynced: func() bool { return true }, ProbeInterval: 30 * time.Second, Concurrency: 8})
 	ep := r.endpoint("e")
-	ep.Retry.MaxInterval = time.Hour // backoffs grow long during the outage
+	ep.Retry = RetryPolicy{Initial: 20 * time.Minute, MaxInterval: time.Hour, MaxAge: 168 * time.Hour}
 	_ = o.SetEndpoints([]Endpoint{ep})
 	run(t, o)
 	const n = 300
 	enqueueN(t, o, 0, n)
-	time.Sleep(1500 * time.Millisecond)
-	r.mu.Lock()
-	down = false
-	r.mu.Unlock()
-	back := time.Now()
-	waitFor(t, 10*time.Second, "the drain", func() bool { return r.delivered() == n })
-	t.Logf("drained %d events %s after the receiver came back", n, time.Since(back))
-	if d := time.Since(back); d > 3*time.Second {
-		t.Errorf("drain took %s", d)
-	}
-	waitFor(t, 5*time.Second, "the last acknowledgements", func() bool {
+	waitFor(t, 30*time.Second, "one failed attempt each", func() bool {
+		failed := 0
+		_ = o.List(ListFilter{State: StatePending}, func(d DeliveryInfo) error {
+			if d.Attempts == 1 {
+				failed++
+			}
+			return nil
+		})
+		return failed == n
+	})
+	down.Store(false)
+	// The next probe is due within 1.5×ProbeMax; every backoff ends ten
+	// minutes or more after start.
+	clk.Set(start.Add(time.Minute))
+	waitFor(t, 30*time.Second, "the drain", func() bool { return r.delivered() == n })
+	waitFor(t, 30*time.Second, "the last acknowledgements", func() bool {
 		st, _ := o.Stats()
 		return st.Endpoints[0].Pending == 0
 	})
-	if st, _ := o.Stats(); st.Endpoints[0].Dead != 0 {
+	if st, _ := o.Stats(); st.Endpoints[0].Dead != 0 || st.Endpoints[0].Delivered != n {
 		t.Errorf("stats after drain: %+v", st.Endpoints[0])
+	}
+	if now := clk.Now(); !now.Equal(start.Add(time.Minute)) {
+		t.Errorf("the clock moved to %s", now)
 	}
 }
 

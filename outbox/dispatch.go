@@ -53,28 +53,44 @@ func (o *Outbox) Run(ctx context.Context) error {
 	var slots slotTable
 	inflight := make(map[string]bool)
 	var wg sync.WaitGroup
-	lastPrune := time.Time{}
+	// The loop arms a timer only for the next thing due: a delivery, a
+	// probe, a reservation lapsing, retention, a disabled endpoint's
+	// delivery to age, pages to hand back. With nothing due it arms none
+	// and sleeps until a kick (an enqueue, a reload, an operator) or a
+	// request ending.
+	var lastPrune, lastRelease time.Time
+	touched := true // pages were read or written since the last release
 	holdLogged := false
-	lastRelease := time.Now()
 	for ctx.Err() == nil {
 		set := o.settings()
 		maxInflight := 4 * set.Concurrency
-		if time.Since(lastRelease) > releaseEvery {
-			lastRelease = time.Now()
-			o.releaseMapped()
-		}
 		now := o.opts.Clock.Now()
-		// A clock set back would otherwise stop retention until it caught
-		// up again.
-		if now.Sub(lastPrune) > o.pruneEvery() || now.Before(lastPrune) {
-			lastPrune = now
-			if n, err := o.prune(now, set.Retention); err != nil {
-				o.opts.Logger.Error("pruning the outbox", "err", err)
-			} else if n > 0 {
-				o.opts.Logger.Info("pruned delivered events", "events", n)
+		var wake time.Time // zero: nothing due
+		soon := func(t time.Time) {
+			if !t.IsZero() && (wake.IsZero() || t.Before(wake)) {
+				wake = t
 			}
 		}
-		wake := now.Add(time.Minute)
+		if at, ok := o.nextPrune(now, set); ok {
+			// At most every pruneEvery, unless the clock was set back.
+			if !lastPrune.IsZero() && !now.Before(lastPrune) {
+				at = maxTime(at, lastPrune.Add(o.pruneEvery()))
+			}
+			if !at.After(now) {
+				lastPrune, touched = now, true
+				if n, err := o.prune(now, set.Retention, set.DeadRetention); err != nil {
+					o.opts.Logger.Error("pruning the outbox", "err", err)
+				} else if n > 0 {
+					o.opts.Logger.Info("pruned finished events", "events", n)
+				}
+				if at, ok = o.nextPrune(now, set); ok {
+					at = maxTime(at, now.Add(o.pruneEvery()))
+				}
+			}
+			if ok {
+				soon(at)
+			}
+		}
 		hold, clk := o.holding()
 		busy, busyBy := slots.snapshot()
 		if hold {
@@ -82,20 +98,28 @@ func (o *Outbox) Run(ctx context.Context) error {
 				o.opts.Logger.Warn("holding webhooks until the system clock is known to be synchronised", "clock", clk.String())
 				holdLogged = true
 			}
-			wake = now.Add(time.Second) // look again soon: NTP may sync any moment
-		} else if free := min(set.Concurrency-busy, maxInflight-len(inflight)); free > 0 {
+			if o.anyPending() {
+				soon(now.Add(time.Second)) // look again soon: NTP may sync any moment
+			}
+		} else {
 			holdLogged = false
+			next, changed, err := o.expireDisabled(now)
+			if err != nil {
+				o.opts.Logger.Error("ageing a disabled endpoint's deliveries", "err", err)
+			}
+			touched = touched || changed
+			soon(next)
+		}
+		if free := min(set.Concurrency-busy, maxInflight-len(inflight)); !hold && free > 0 {
 			picks, next, err := o.pickDue(now, free, inflight, busyBy)
 			if err != nil {
 				o.opts.Logger.Error("reading due deliveries", "err", err)
-			}
-			if next.Before(wake) {
-				wake = next
 			}
 			for _, p := range picks {
 				inflight[p.key()] = true
 				slots.take(p.endpoint)
 				busy++
+				touched = true
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
@@ -110,24 +134,40 @@ func (o *Outbox) Run(ctx context.Context) error {
 					done <- p.key()
 				}()
 			}
+			// With every slot taken, a finishing request wakes the loop.
+			if busy < set.Concurrency && len(inflight) < maxInflight {
+				soon(next)
+			}
 		}
-		if busy >= set.Concurrency || len(inflight) >= maxInflight {
-			wake = now.Add(time.Minute) // a finishing request wakes the loop
+		if touched {
+			if lastRelease.IsZero() || now.Sub(lastRelease) >= releaseEvery || now.Before(lastRelease) {
+				lastRelease, touched = now, false
+				o.releaseMapped()
+			} else {
+				soon(lastRelease.Add(releaseEvery))
+			}
 		}
-		d := wake.Sub(now)
-		if d < 0 {
-			d = 0
+		var timer Timer
+		var timeout <-chan time.Time
+		if !wake.IsZero() {
+			timer = o.opts.Clock.NewTimer(max(wake.Sub(now), 0))
+			timeout = timer.C()
 		}
-		timer := o.opts.Clock.NewTimer(d)
+		if o.waiting != nil {
+			o.waiting(wake)
+		}
 		select {
 		case <-ctx.Done():
 		case <-o.kick:
 		case k := <-done:
 			delete(inflight, k)
+			touched = true
 		case <-slotFreed:
-		case <-timer.C():
+		case <-timeout:
 		}
-		timer.Stop()
+		if timer != nil {
+			timer.Stop()
+		}
 	}
 	// Stop: let the requests in flight finish for a while, then cut them.
 	finished := make(chan struct{})
@@ -147,7 +187,8 @@ func (o *Outbox) Run(ctx context.Context) error {
 	return nil
 }
 
-// pruneEvery is how often retention runs.
+// pruneEvery is how often, at most, retention runs while events are due to
+// go.
 func (o *Outbox) pruneEvery() time.Duration {
 	return min(time.Hour, max(o.settings().Retention/10, time.Minute))
 }
@@ -159,7 +200,7 @@ func (o *Outbox) pruneEvery() time.Duration {
 const reserveFor = time.Minute
 
 // pickDue chooses up to n deliveries to attempt now and returns when the
-// next one is due. What each endpoint may send:
+// next one is due (zero if none is pending). What each endpoint may send:
 //   - unreachable (see reach.go): only a probe, the oldest delivery, when
 //     its time comes and no request to it is in progress;
 //   - draining (it answered after failures): the backlog oldest first,
@@ -193,9 +234,9 @@ func (o *Outbox) pickDue(now time.Time, n int, inflight map[string]bool, busy ma
 	}
 	o.mu.Unlock()
 
-	next := now.Add(time.Minute)
+	var next time.Time // zero: nothing due
 	soon := func(t time.Time) {
-		if t.Before(next) {
+		if next.IsZero() || t.Before(next) {
 			next = t
 		}
 	}
@@ -613,7 +654,10 @@ func (o *Outbox) settle(res attemptResult, freed func()) {
 			if err := addCount(tx, "delivered/"+res.endpoint, 1); err != nil {
 				return err
 			}
-			return putDelivery(tx, res.seq, d)
+			if err := putDelivery(tx, res.seq, d); err != nil {
+				return err
+			}
+			return fileFinished(tx, res.seq, now)
 		case OutcomeDisabled:
 			if err := tx.Bucket(metaBucket).Put([]byte("disabled/"+res.endpoint), []byte{1}); err != nil {
 				return err
@@ -635,7 +679,10 @@ func (o *Outbox) settle(res attemptResult, freed func()) {
 				if err := putDead(tx, res.seq, res.endpoint); err != nil {
 					return err
 				}
-				return putDelivery(tx, res.seq, d)
+				if err := putDelivery(tx, res.seq, d); err != nil {
+					return err
+				}
+				return fileFinished(tx, res.seq, now)
 			}
 			wait := o.backoff(policy, d.Attempts)
 			if res.retryAfter > wait {
@@ -740,4 +787,35 @@ func (s *slotTable) snapshot() (int, map[string]int) {
 		by[k] = v
 	}
 	return s.total, by
+}
+
+// maxTime returns the later of a and b.
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// anyPending reports whether a configured endpoint has a delivery pending.
+func (o *Outbox) anyPending() bool {
+	o.mu.Lock()
+	names := make([]string, 0, len(o.endpoints))
+	for name := range o.endpoints {
+		names = append(names, name)
+	}
+	o.mu.Unlock()
+	found := false
+	_ = o.db.View(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(pendingBucket).Cursor()
+		for _, name := range names {
+			prefix := duePrefix(name)
+			if k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) {
+				found = true
+				return nil
+			}
+		}
+		return nil
+	})
+	return found
 }

@@ -30,6 +30,14 @@
 // the last answer and the state: pending, delivered or dead. Two indexes of
 // the pending ones, by due time and by age, let the dispatcher seek instead
 // of scan, and running counters make Stats cheap however long the backlog.
+// A third index files the finished events (none of their deliveries
+// pending) by the time the last one settled, so that retention reads only
+// what is due to go: an event goes Retention after that, or, if one of its
+// deliveries is dead, the longer of Retention and DeadRetention (720h by
+// default) after it. The work the outbox does while it runs is thus
+// proportional to what is pending or due, never to the history the file
+// keeps. A file of an earlier layout is migrated once, when it is opened
+// (the layout's version is kept in the file).
 //
 // Run sends with bounded concurrency and a per-request timeout, and
 // classifies answers as SPEC §3 says: 2xx delivered; network errors,
@@ -37,7 +45,9 @@
 // exponential backoff and jitter up to the endpoint's MaxAge (default a
 // week; there is no 15-minute cap); 410 disables the endpoint (its
 // deliveries stay pending, shown as disabled-endpoint, until
-// EnableEndpoint); other answers are retried a few times, then dead.
+// EnableEndpoint sends them; meanwhile they age as if retried and die at
+// MaxAge, so that a disabled endpoint's queue is bounded like any other);
+// other answers are retried a few times, then dead.
 //
 // An endpoint that fails at the transport level (refused, DNS, timeout
 // before an answer) is unreachable until it answers again. The outbox keeps
@@ -67,6 +77,12 @@
 // kept while its event is stored (and for Retention after); a delivered
 // event is kept for Retention after its delivery; and a due time further
 // ahead than any wait the dispatcher schedules is taken as due now.
+//
+// With nothing due, the dispatcher arms no timer at all: it wakes for the
+// next due delivery, probe or retention, a second after work to hand the
+// file's pages back, every second while sending waits for the clock and
+// something waits to be sent, and otherwise only when an event is queued,
+// a request ends or a setting changes.
 //
 // An endpoint removed by SetEndpoints keeps its pending deliveries parked
 // (neither sent nor lost); they go out when an endpoint of that name

@@ -207,6 +207,12 @@ func (p *enqueuePlan) store(tx *bbolt.Tx) (Enqueued, error) {
 			return Enqueued{}, err
 		}
 	}
+	if len(p.targets) == 0 {
+		// No endpoint wants it: finished as it is stored.
+		if err := fileFinished(tx, seq, now); err != nil {
+			return Enqueued{}, err
+		}
+	}
 	if ev.DedupeKey != "" {
 		v := binary.BigEndian.AppendUint64(u64(seq), id)
 		v = binary.BigEndian.AppendUint64(v, uint64(now.Unix()))

@@ -123,18 +123,24 @@ func open(t *testing.T, opts Options) *Outbox {
 	return o
 }
 
-// run starts the dispatcher until the test ends.
-func run(t *testing.T, o *Outbox) {
+// run starts the dispatcher until the test ends, or until the function it
+// returns is called.
+func run(t *testing.T, o *Outbox) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- o.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }
 
 // enqueueN enqueues n receive_sms events.

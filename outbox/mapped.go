@@ -7,8 +7,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// releaseEvery is how often the dispatcher hands the file's mapped pages
-// back to the kernel.
+// releaseEvery is how often, at most, the dispatcher hands the file's
+// mapped pages back to the kernel: after work, never while idle.
 const releaseEvery = time.Second
 
 // releaseMapped drops the pages of the memory-mapped file from the

@@ -29,9 +29,12 @@ type Options struct {
 	// re-base events stamped before the clock synchronised; nil means
 	// /proc/sys/kernel/random/boot_id and CLOCK_BOOTTIME.
 	BootClock func() (boot string, sinceBoot time.Duration, err error)
-	// Retention is how long delivered and dead events, and dedupe keys, are
-	// kept (default 168h).
+	// Retention is how long delivered events, and dedupe keys, are kept
+	// (default 168h): the initial Delivery.Retention.
 	Retention time.Duration
+	// DeadRetention is how long dead deliveries are kept (default 720h):
+	// the initial Delivery.DeadRetention.
+	DeadRetention time.Duration
 	// ProbeInterval caps the wait between two probes of an unreachable
 	// endpoint, and is how often one that answers with errors is probed
 	// (default 30s, with jitter): the initial Delivery.ProbeMax.

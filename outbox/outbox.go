@@ -37,6 +37,9 @@ type Outbox struct {
 	delivery atomic.Pointer[Delivery]
 	// clock caches the clock guard's answer (see clockState).
 	clock clockCache
+	// waiting, if set (tests), is told before the dispatcher waits when it
+	// will wake up by itself (zero: it will not).
+	waiting func(wake time.Time)
 }
 
 // Open opens (or creates) the outbox file, with fsync on every commit.
@@ -52,9 +55,10 @@ func Open(path string, opts Options) (*Outbox, error) {
 	db.NoSync = opts.NoSync
 	o := &Outbox{db: db, opts: opts, path: path, endpoints: make(map[string]*endpointState), kick: make(chan struct{}, 1)}
 	o.metrics.init()
-	o.SetDelivery(Delivery{Concurrency: opts.Concurrency, RequireTimeSync: opts.RequireTimeSync, Retention: opts.Retention, ProbeMax: opts.ProbeInterval})
+	o.SetDelivery(Delivery{Concurrency: opts.Concurrency, RequireTimeSync: opts.RequireTimeSync, Retention: opts.Retention,
+		DeadRetention: opts.DeadRetention, ProbeMax: opts.ProbeInterval})
 	err = db.Update(func(tx *bbolt.Tx) error {
-		for _, b := range [][]byte{eventsBucket, deliveriesBucket, dueBucket, pendingBucket, dedupeBucket, dedupeAgeBucket, idsBucket, metaBucket, deadBucket} {
+		for _, b := range [][]byte{eventsBucket, deliveriesBucket, dueBucket, pendingBucket, dedupeBucket, dedupeAgeBucket, idsBucket, metaBucket, deadBucket, doneBucket, deadDoneBucket} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -71,6 +75,9 @@ func Open(path string, opts Options) (*Outbox, error) {
 		o.loadReach(tx)
 		return nil
 	})
+	if err == nil {
+		err = migrate(db)
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("outbox: init %s: %w", path, err)

@@ -24,7 +24,7 @@ func TestRetention(t *testing.T) {
 	}
 	clock.Advance(2 * time.Hour)
 	enqueueN(t, o, 4, 1)
-	n, err := o.prune(clock.Now(), o.settings().Retention)
+	n, err := o.prune(clock.Now(), o.settings().Retention, o.settings().DeadRetention)
 	if err != nil {
 		t.Fatal(err)
 	}

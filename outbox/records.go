@@ -21,6 +21,12 @@ var (
 	idsBucket        = []byte("outbox/ids")        // one sub-bucket per type, for its id sequence
 	metaBucket       = []byte("outbox/meta")       // settings that survive restarts
 	deadBucket       = []byte("outbox/dead")       // seq + endpoint → nil, dead deliveries
+	// Finished events (no delivery pending), by the time the last one
+	// settled: those without a dead delivery in doneBucket, the others in
+	// deadDoneBucket. Retention walks them from the oldest and stops at
+	// the first one not due (see finish.go).
+	doneBucket     = []byte("outbox/done")      // finish time + seq → nil
+	deadDoneBucket = []byte("outbox/dead-done") // finish time + seq → nil
 )
 
 // Delivery states.
