@@ -27,7 +27,7 @@ func newScripted(t *testing.T) (*scripted, *engine) {
 	s := &scripted{}
 	s.toModem, s.fromHost = io.Pipe()
 	s.fromModem, s.toHost = io.Pipe()
-	e := newEngine(s)
+	e := newEngine(s, nil)
 	t.Cleanup(func() {
 		s.toHost.Close()
 		s.toModem.Close()

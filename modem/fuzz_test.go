@@ -78,7 +78,7 @@ func FuzzReader(f *testing.F) {
 	f.Add([]byte("\r\n+CMT: ,24\r\n0791\r\n> \r\nOK\r\n"))
 	f.Add([]byte("\xff\x00\r\r\n+CMTI: \"SM\",\r\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		e := newEngine(&chunkReader{data: data})
+		e := newEngine(&chunkReader{data: data}, nil)
 		select {
 		case <-e.dead:
 		case <-time.After(5 * time.Second):

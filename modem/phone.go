@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.bug.st/serial"
+
+	"github.com/simhook/simhook/internal/clock"
 )
 
 // Phone drives one modem: it connects, initialises, receives, reports and
@@ -95,10 +97,13 @@ func NewPhone(cfg Config, h Handler) *Phone {
 	p.sink = newLineSink(p.emitTrace)
 	p.trace.logged.Store(cfg.Trace)
 	p.trace.on.Store(cfg.Trace)
-	p.state = State{Phone: cfg.ID, Status: "connecting", Signal: 99, Port: cfg.Port, Since: time.Now()}
-	p.nextRef = uint16(time.Now().UnixNano()%250) + 1
+	p.state = State{Phone: cfg.ID, Status: "connecting", Signal: 99, Port: cfg.Port, Since: p.now()}
+	p.nextRef = uint16(p.now().UnixNano()%250) + 1
 	return p
 }
+
+// now is the time on the phone's clock.
+func (p *Phone) now() time.Time { return p.cfg.Clock.Now() }
 
 // State returns the phone's last state.
 func (p *Phone) State() State {
@@ -113,7 +118,7 @@ func (p *Phone) setState(fn func(s *State)) {
 	before := p.state
 	fn(&p.state)
 	if p.state.Status != before.Status {
-		p.state.Since = time.Now()
+		p.state.Since = p.now()
 	}
 	s := p.state
 	p.mu.Unlock()
@@ -166,7 +171,7 @@ func (p *Phone) engine() *engine {
 // initialisation failures); it starts again from Backoff.Initial as soon as
 // a session reaches up.
 func (p *Phone) Run(ctx context.Context) error {
-	dw := newDevWatch(p.log, p.cfg.devPoll)
+	dw := newDevWatch(p.log, p.cfg.devPoll, p.cfg.Clock)
 	defer dw.Close()
 	pace := newPacer(p.cfg.Backoff)
 	for ctx.Err() == nil {
@@ -252,7 +257,7 @@ func (p *Phone) session(ctx context.Context) (up bool, err error) {
 		port.Close()
 	}()
 	defer close(closed)
-	eng := newEngine(newTracer(port, &p.trace.on, p.sink))
+	eng := newEngine(newTracer(port, &p.trace.on, p.sink), p.cfg.Clock)
 	p.mu.Lock()
 	p.live = eng
 	p.mu.Unlock()
@@ -280,7 +285,7 @@ const openGrace = 2 * time.Second
 
 // open opens the serial port, retrying briefly while the node is new.
 func (p *Phone) open(ctx context.Context, path string) (serial.Port, error) {
-	first := time.Now()
+	first := p.now()
 	for {
 		port, err := serial.Open(path, &serial.Mode{BaudRate: p.cfg.Baud})
 		if err == nil {
@@ -289,13 +294,11 @@ func (p *Phone) open(ctx context.Context, path string) (serial.Port, error) {
 		if !devicePresent(path) {
 			return nil, fmt.Errorf("open %s: %w: %v", path, errNoDevice, err)
 		}
-		if time.Since(first) > openGrace {
+		if clock.Since(p.cfg.Clock, first) > openGrace {
 			return nil, fmt.Errorf("open %s: %w", path, err)
 		}
-		select {
-		case <-ctx.Done():
+		if !clock.Sleep(p.cfg.Clock, 100*time.Millisecond, ctx.Done()) {
 			return nil, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
@@ -325,17 +328,18 @@ func (p *Phone) cmd(ctx context.Context, eng *engine, c string) ([]string, error
 
 // serve handles indications, probes and sweeps until the port fails.
 func (p *Phone) serve(ctx context.Context, eng *engine) error {
+	clk := p.cfg.Clock
 	r := newReceiver(p)
 	if err := r.sweep(ctx, eng); err != nil && !errors.Is(err, ErrCommand) {
 		return err
 	}
-	probe := time.NewTicker(p.cfg.ProbeInterval)
-	defer probe.Stop()
-	sweep := time.NewTicker(p.cfg.SweepInterval)
-	defer sweep.Stop()
+	probe := clk.NewTimer(p.cfg.ProbeInterval)
+	defer func() { probe.Stop() }()
+	sweep := clk.NewTimer(p.cfg.SweepInterval)
+	defer func() { sweep.Stop() }()
 	calls := newCallTracker(p)
-	tick := time.NewTicker(500 * time.Millisecond)
-	defer tick.Stop()
+	tick := clk.NewTimer(500 * time.Millisecond)
+	defer func() { tick.Stop() }()
 	failures := 0
 	dropped := eng.urcs.droppedCount()
 	for {
@@ -357,15 +361,18 @@ func (p *Phone) serve(ctx context.Context, eng *engine) error {
 				r.sweepSoon(fmt.Errorf("%d indications dropped (queue full)", d-dropped))
 				dropped = d
 			}
-		case <-tick.C:
+		case <-tick.C():
+			tick = clk.NewTimer(500 * time.Millisecond)
 			calls.tick(ctx, eng)
 			if r.hasDue() {
 				if err := r.sweep(ctx, eng); errors.Is(err, ErrClosed) {
 					return err
 				}
 			}
-		case <-probe.C:
-			if err := p.probe(ctx, eng); err != nil {
+		case <-probe.C():
+			err := p.probe(ctx, eng)
+			probe = clk.NewTimer(p.cfg.ProbeInterval)
+			if err != nil {
 				failures++
 				p.log.Warn("health probe failed", "phone", p.cfg.ID, "err", err, "failures", failures)
 				if failures >= 3 || errors.Is(err, ErrClosed) {
@@ -374,8 +381,10 @@ func (p *Phone) serve(ctx context.Context, eng *engine) error {
 				continue
 			}
 			failures = 0
-		case <-sweep.C:
-			if err := r.sweep(ctx, eng); errors.Is(err, ErrClosed) {
+		case <-sweep.C():
+			err := r.sweep(ctx, eng)
+			sweep = clk.NewTimer(p.cfg.SweepInterval)
+			if errors.Is(err, ErrClosed) {
 				return err
 			}
 		}

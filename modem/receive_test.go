@@ -39,7 +39,7 @@ func newFakeSIM(tb testing.TB, capacity int) (*fakeSIM, *engine) {
 	tb.Helper()
 	s := &fakeSIM{slots: make(map[int]string), cap: capacity}
 	s.host, s.toHost = io.Pipe()
-	e := newEngine(s)
+	e := newEngine(s, nil)
 	tb.Cleanup(func() {
 		s.toHost.Close()
 		<-e.dead
