@@ -326,7 +326,18 @@ func (p *Phone) cmd(ctx context.Context, eng *engine, c string) ([]string, error
 	return lines, err
 }
 
+// dueFloor is the least time between two wakes for due work when the work
+// is still due after the first: a guard against spinning, never reached
+// in normal operation (every due action moves its deadline on).
+const dueFloor = 500 * time.Millisecond
+
 // serve handles indications, probes and sweeps until the port fails.
+//
+// An idle phone wakes only for its health probe and its safety sweep. The
+// rest (a call's caller id, ring gap and +CLCC check; a sweep after a
+// failed read, a retry of a refused message, an incomplete message's
+// timeout) arms one timer for the earliest such deadline, and none while
+// nothing is due.
 func (p *Phone) serve(ctx context.Context, eng *engine) error {
 	clk := p.cfg.Clock
 	r := newReceiver(p)
@@ -338,11 +349,17 @@ func (p *Phone) serve(ctx context.Context, eng *engine) error {
 	sweep := clk.NewTimer(p.cfg.SweepInterval)
 	defer func() { sweep.Stop() }()
 	calls := newCallTracker(p)
-	tick := clk.NewTimer(500 * time.Millisecond)
-	defer func() { tick.Stop() }()
+	var due wake
+	defer due.stop()
+	var floor time.Time // no wake for work still due before this
 	failures := 0
 	dropped := eng.urcs.droppedCount()
 	for {
+		at, ok := nextDue(calls, r)
+		if ok && at.Before(floor) && !at.After(clk.Now()) {
+			at = floor
+		}
+		due.arm(clk, at, ok)
 		select {
 		case <-ctx.Done():
 			calls.endAll(ctx)
@@ -361,14 +378,15 @@ func (p *Phone) serve(ctx context.Context, eng *engine) error {
 				r.sweepSoon(fmt.Errorf("%d indications dropped (queue full)", d-dropped))
 				dropped = d
 			}
-		case <-tick.C():
-			tick = clk.NewTimer(500 * time.Millisecond)
+		case <-due.c():
+			due.fired()
 			calls.tick(ctx, eng)
 			if r.hasDue() {
 				if err := r.sweep(ctx, eng); errors.Is(err, ErrClosed) {
 					return err
 				}
 			}
+			floor = clk.Now().Add(dueFloor)
 		case <-probe.C():
 			err := p.probe(ctx, eng)
 			probe = clk.NewTimer(p.cfg.ProbeInterval)
@@ -389,6 +407,55 @@ func (p *Phone) serve(ctx context.Context, eng *engine) error {
 			}
 		}
 	}
+}
+
+// nextDue is the earliest deadline of the call tracker and the receiver,
+// and false when neither has one.
+func nextDue(calls *callTracker, r *receiver) (time.Time, bool) {
+	at, ok := calls.due()
+	if rat, rok := r.due(); rok && (!ok || rat.Before(at)) {
+		at, ok = rat, true
+	}
+	return at, ok
+}
+
+// wake is serve's timer for due work: armed for one deadline, re-armed
+// only when the deadline changes, and stopped when nothing is due.
+type wake struct {
+	t  clock.Timer // nil while disarmed or fired
+	at time.Time
+}
+
+// arm sets the timer for at, or stops it when ok is false.
+func (w *wake) arm(clk clock.Clock, at time.Time, ok bool) {
+	if !ok {
+		w.stop()
+		return
+	}
+	if w.t != nil && w.at.Equal(at) {
+		return
+	}
+	w.stop()
+	w.t, w.at = clk.NewTimer(at.Sub(clk.Now())), at
+}
+
+// stop disarms the timer.
+func (w *wake) stop() {
+	if w.t != nil {
+		w.t.Stop()
+		w.t = nil
+	}
+}
+
+// fired records that the timer's time came.
+func (w *wake) fired() { w.t = nil }
+
+// c is the timer's channel, nil (never ready) while disarmed.
+func (w *wake) c() <-chan time.Time {
+	if w.t == nil {
+		return nil
+	}
+	return w.t.C()
 }
 
 // handleQueued acts on every queued indication. When several new-message

@@ -59,11 +59,26 @@ func (f *Fake) notifyLocked() {
 // Advance moves the time on by d and fires the timers that became due.
 func (f *Fake) Advance(d time.Duration) { f.Set(f.Now().Add(d)) }
 
+// AdvanceTo moves the time on to t, if t is later, and fires the timers
+// that became due. Unlike Set it never moves the time back, so two
+// goroutines may move one Fake forward.
+func (f *Fake) AdvanceTo(t time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if t.After(f.now) {
+		f.setLocked(t)
+	}
+}
+
 // Set moves the time to t (backwards too, as a clock set back by NTP does)
 // and fires the timers that became due.
 func (f *Fake) Set(t time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.setLocked(t)
+}
+
+func (f *Fake) setLocked(t time.Time) {
 	f.now = t
 	for tm := range f.timers {
 		if !tm.at.After(f.now) {

@@ -106,6 +106,18 @@ func TestFakeDeadlinesAndWaitUntil(t *testing.T) {
 	if got := f.Deadlines(); len(got) != 0 {
 		t.Errorf("Deadlines after every timer fired = %v", got)
 	}
+	f.NewTimer(time.Second)
+	f.AdvanceTo(start) // earlier: no move, nothing fires
+	if got := f.Now(); !got.Equal(start.Add(time.Minute)) {
+		t.Errorf("AdvanceTo an earlier time moved the clock to %v", got)
+	}
+	if n := f.Pending(); n != 1 {
+		t.Errorf("Pending = %d after AdvanceTo an earlier time, want 1", n)
+	}
+	f.AdvanceTo(start.Add(time.Minute + time.Second))
+	if n := f.Pending(); n != 0 {
+		t.Errorf("Pending = %d after AdvanceTo the deadline, want 0", n)
+	}
 	never := make(chan struct{})
 	close(never)
 	if f.WaitUntil(func(time.Time, []time.Time) bool { return false }, never) {
