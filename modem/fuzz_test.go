@@ -178,7 +178,7 @@ func FuzzReassembly(f *testing.F) {
 			checkReassembly(t, r, sim, rec, parts, reject, false)
 			// As the phone's loop does when a sweep is due (parts held
 			// back are released), or at its safety sweep.
-			if sweep || !r.resweep.IsZero() && !time.Now().Before(r.resweep) {
+			if sweep || !r.resweep.IsZero() && !r.p.now().Before(r.resweep) {
 				if err := r.sweep(ctx, eng); err != nil {
 					t.Fatalf("sweep: %v", err)
 				}
