@@ -394,6 +394,7 @@ func (r *receiver) storageUse(ctx context.Context, eng *engine) (used, total int
 	if err != nil {
 		return 0, 0
 	}
+	r.p.countJunk(strayLines(lines, "+CPMS:"))
 	for _, l := range lines {
 		if hasPrefix(l, "+CPMS:") {
 			// +CPMS: "SM",3,30,"SM",3,30,"SM",3,30: the third is where
