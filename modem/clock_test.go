@@ -50,17 +50,7 @@ func passQuietWaits(t *testing.T, clk *clock.Fake) {
 // waitDeadlines waits until the armed timers of clk are exactly want.
 func waitDeadlines(t *testing.T, clk *clock.Fake, what string, want ...time.Time) {
 	t.Helper()
-	same := func(_ time.Time, got []time.Time) bool {
-		if len(got) != len(want) {
-			return false
-		}
-		for i := range got {
-			if !got[i].Equal(want[i]) {
-				return false
-			}
-		}
-		return true
-	}
+	same := func(_ time.Time, got []time.Time) bool { return sameTimes(got, want) }
 	if !waitClock(clk, same) {
 		t.Fatalf("%s: timers armed for %v, want %v", what, relative(clk, clk.Deadlines()), relative(clk, want))
 	}
@@ -112,7 +102,13 @@ func fakePhone(t *testing.T, opts modemsim.Options, tune func(*Config)) (*clock.
 		}
 	})
 	passQuietWaits(t, clk)
-	eventually(t, 10*time.Second, "phone up", rec.up)
+	giveUp := time.Now().Add(10 * time.Second)
+	for !rec.up() {
+		if time.Now().After(giveUp) {
+			t.Fatalf("phone not up: state %+v, timers %v, the modem got %q", p.State(), relative(clk, clk.Deadlines()), m.Commands())
+		}
+		time.Sleep(time.Millisecond)
+	}
 	return clk, m, rec, p
 }
 
@@ -246,4 +242,44 @@ func TestIncompleteMessageAtItsTimeout(t *testing.T) {
 		t.Errorf("%d sweeps at the timeout, want 1", n-sweeps)
 	}
 	waitDeadlines(t, clk, "nothing left to wait for", probeAt, sweepAt)
+}
+
+// drive moves clk to its earliest deadline each time the phone has gone
+// still (the same timers armed and no command to the modem for a few
+// milliseconds), until cond holds: the phone then runs as if time passed
+// only while it waited. It fails the test if cond does not hold within a
+// generous while.
+func drive(t *testing.T, clk *clock.Fake, m *modemsim.Modem, what string, cond func() bool) {
+	t.Helper()
+	const still = 5 * time.Millisecond
+	giveUp := time.Now().Add(30 * time.Second)
+	var last []time.Time
+	lastCommands := -1
+	since := time.Now()
+	for !cond() {
+		if time.Now().After(giveUp) {
+			t.Fatalf("timed out waiting for %s (fake time %v, timers %v)", what, clk.Now().Sub(fakeStart), relative(clk, clk.Deadlines()))
+		}
+		deadlines, commands := clk.Deadlines(), len(m.Commands())
+		switch {
+		case !sameTimes(deadlines, last) || commands != lastCommands:
+			last, lastCommands, since = deadlines, commands, time.Now()
+		case len(deadlines) > 0 && time.Since(since) >= still:
+			clk.AdvanceTo(deadlines[0])
+			since = time.Now()
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func sameTimes(a, b []time.Time) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !a[i].Equal(b[i]) {
+			return false
+		}
+	}
+	return true
 }

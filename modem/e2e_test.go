@@ -242,17 +242,25 @@ func TestCallsStartAndEnd(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			m := modemsim.Start(t, modemsim.Options{RingInterval: 200 * time.Millisecond})
-			rec := &recorder{}
-			runPhone(t, m, rec, func(c *Config) { c.RejectCalls = tt.reject })
-			eventually(t, 10*time.Second, "phone up", rec.up)
+			clk, m, rec, _ := fakePhone(t, modemsim.Options{RingInterval: 200 * time.Millisecond}, func(c *Config) {
+				c.RejectCalls = tt.reject
+				c.RingGap = 2 * time.Second
+			})
+			up := clk.Now()
 			call := m.InjectCall(tt.number)
 			eventually(t, 5*time.Second, "call start", func() bool { rec.mu.Lock(); defer rec.mu.Unlock(); return len(rec.calls) >= 1 })
 			if !tt.reject {
 				tt.end(call)
 			}
-			eventually(t, 5*time.Second, "call end", func() bool { rec.mu.Lock(); defer rec.mu.Unlock(); return len(rec.calls) >= 2 })
-			time.Sleep(1500 * time.Millisecond) // a late RING must not start a second call
+			// Answered elsewhere, the call ends at the next +CLCC check.
+			drive(t, clk, m, "call end", func() bool { rec.mu.Lock(); defer rec.mu.Unlock(); return len(rec.calls) >= 2 })
+			if d := clk.Now().Sub(up); d > clccEvery {
+				t.Errorf("the call ended %v after it started, want at most %v", d, clccEvery)
+			}
+			// A late RING (rings come every 200 ms until the call ends)
+			// must not start a second call: none is being followed.
+			time.Sleep(300 * time.Millisecond)
+			waitDeadlines(t, clk, "no call followed", up.Add(30*time.Second), up.Add(10*time.Minute))
 			rec.mu.Lock()
 			defer rec.mu.Unlock()
 			if len(rec.calls) != 2 || rec.calls[0].Ended || !rec.calls[1].Ended || rec.calls[0].Number != tt.number || rec.calls[1].Rejected != tt.reject {
