@@ -24,6 +24,9 @@ type storedPart struct {
 	tpdu  []byte
 	pdu   *tpdu.TPDU
 	seen  time.Time
+	// arrival orders the parts as the receiver first saw them: unlike
+	// seen, it tells apart parts seen at the same instant.
+	arrival uint64
 }
 
 // concatKey identifies a concatenated message.
@@ -52,6 +55,8 @@ type receiver struct {
 	// outside one): a message completed or flushed there may take a part
 	// listed further on, whose listing is then stale.
 	swept map[int]bool
+	// arrivals counts the parts seen, to order them (storedPart.arrival).
+	arrivals uint64
 	// resweep, when set, is when to sweep again because a read or a sweep
 	// failed (a timeout, a reply cut short) or indications were dropped:
 	// the indications are spent, and the safety sweep may be minutes away.
@@ -249,7 +254,8 @@ func (r *receiver) handlePDU(ctx context.Context, eng *engine, idx int, hexPDU s
 		return nil
 	}
 	if parts[seq] == nil {
-		parts[seq] = &storedPart{index: idx, seq: seq, line: line, tpdu: pm.TPDU, pdu: t, seen: r.p.now()}
+		r.arrivals++
+		parts[seq] = &storedPart{index: idx, seq: seq, line: line, tpdu: pm.TPDU, pdu: t, seen: r.p.now(), arrival: r.arrivals}
 	}
 	if len(parts) < segs {
 		if r.capacity > 0 && r.pendingParts()+len(r.failed)+len(r.held) >= r.capacity {
@@ -369,12 +375,12 @@ func (r *receiver) pendingParts() int {
 // first, flagged Incomplete, to free its slots.
 func (r *receiver) flushOldest(ctx context.Context, eng *engine) error {
 	var oldestKey concatKey
-	var oldest time.Time
+	var oldest uint64
 	found := false
 	for key, parts := range r.pending {
 		first := sortedParts(parts)[0]
-		if !found || first.seen.Before(oldest) {
-			oldestKey, oldest, found = key, first.seen, true
+		if !found || first.arrival < oldest {
+			oldestKey, oldest, found = key, first.arrival, true
 		}
 	}
 	if !found {
