@@ -283,3 +283,22 @@ func sameTimes(a, b []time.Time) bool {
 	}
 	return true
 }
+
+// quietly puts a phone on a fake clock that moves only through the
+// engine's quiet waits and short backoffs (passQuietWaits), its probe and
+// sweep an hour away: for a test to which the phone's time does not matter,
+// which then does not sit out a quiet wait at each connection.
+func quietly(t *testing.T, c *Config) {
+	t.Helper()
+	c.Clock = quietClock(t)
+	c.ProbeInterval, c.SweepInterval = time.Hour, time.Hour
+}
+
+// quietClock is a fake clock that moves only through quiet waits and short
+// backoffs (passQuietWaits).
+func quietClock(t *testing.T) *clock.Fake {
+	t.Helper()
+	clk := clock.NewFake(fakeStart)
+	passQuietWaits(t, clk)
+	return clk
+}

@@ -105,7 +105,7 @@ func TestReceiveMixedExactlyOnce(t *testing.T) {
 			}
 		}
 	}
-	runPhone(t, m, rec, nil)
+	runPhone(t, m, rec, func(c *Config) { quietly(t, c) })
 	eventually(t, 10*time.Second, "phone up", rec.up)
 	texts := []string{"plain", `ext €[]{}~^|\`, "emoji 🚲🎉", strings.Repeat("three parts ", 30), strings.Repeat("ten parts. ", 135)}
 	want := map[string]bool{}
@@ -142,7 +142,7 @@ func TestUnplugReplugLosesNothing(t *testing.T) {
 	link := filepath.Join(t.TempDir(), "usb-sim-if00")
 	m := modemsim.Start(t, modemsim.Options{Link: link, Capacity: map[string]int{"SM": 200}})
 	rec := &recorder{}
-	runPhone(t, m, rec, nil)
+	runPhone(t, m, rec, func(c *Config) { quietly(t, c) })
 	eventually(t, 10*time.Second, "phone up", rec.up)
 	n := 0
 	for round := range 10 {
@@ -192,6 +192,7 @@ func TestSendAndReports(t *testing.T) {
 	m.SetSendRule("+33600000003", modemsim.SendRule{RefuseCMS: 21})
 	rec := &recorder{}
 	p := runPhone(t, m, rec, func(c *Config) {
+		quietly(t, c)
 		c.RefSource = func() (uint16, error) { return 41, nil }
 	})
 	eventually(t, 10*time.Second, "phone up", rec.up)

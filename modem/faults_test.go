@@ -125,7 +125,9 @@ func TestKillDuringReception(t *testing.T) {
 			m := modemsim.Start(t, modemsim.Options{})
 			h, entered := tt.handler()
 			ctx, cancel := context.WithCancel(context.Background())
-			p := NewPhone(Config{ID: 1, Port: m.Path(), ProbeInterval: time.Second, Backoff: Backoff{Initial: 50 * time.Millisecond}}, h)
+			cfg := Config{ID: 1, Port: m.Path(), Backoff: Backoff{Initial: 50 * time.Millisecond}}
+			quietly(t, &cfg)
+			p := NewPhone(cfg, h)
 			done := make(chan struct{})
 			go func() { _ = p.Run(ctx); close(done) }()
 			eventually(t, 10*time.Second, "phone up", func() bool { return p.State().Status == "up" })
@@ -145,7 +147,7 @@ func TestKillDuringReception(t *testing.T) {
 				t.Fatalf("%d parts on the SIM after the kill, want 3", n)
 			}
 			rec := &recorder{}
-			runPhone(t, m, rec, nil)
+			runPhone(t, m, rec, func(c *Config) { quietly(t, c) })
 			eventually(t, 10*time.Second, "redelivery", func() bool { return rec.count() == 1 })
 			if got := rec.msgs[0]; got.Text != long || got.Parts != 3 || got.Incomplete {
 				t.Errorf("redelivered %+v", got)
@@ -190,7 +192,7 @@ func TestStorageFullOfIncompleteParts(t *testing.T) {
 	rec := &recorder{}
 	// No sweep during the test: the full storage must be noticed as the
 	// parts arrive.
-	runPhone(t, m, rec, func(c *Config) { c.SweepInterval = time.Hour })
+	runPhone(t, m, rec, func(c *Config) { quietly(t, c); c.SweepInterval = time.Hour })
 	eventually(t, 10*time.Second, "phone up", rec.up)
 	textA := strings.Repeat("A is a long message in ten parts. ", 40)
 	textB := strings.Repeat("B has three parts. ", 20)
@@ -234,7 +236,7 @@ func TestDirectStatusReports(t *testing.T) {
 	m := modemsim.Start(t, modemsim.Options{})
 	m.SetSendRule("+33600000005", modemsim.SendRule{Outcome: modemsim.Failed})
 	rec := &recorder{}
-	p := runPhone(t, m, rec, func(c *Config) { c.Init = []string{"AT+CNMI=2,1,0,1,0"} })
+	p := runPhone(t, m, rec, func(c *Config) { quietly(t, c); c.Init = []string{"AT+CNMI=2,1,0,1,0"} })
 	eventually(t, 10*time.Second, "phone up", rec.up)
 	ok, err := p.Send(context.Background(), "+33600000004", "delivered", true)
 	if err != nil {
@@ -279,7 +281,7 @@ func TestProfiles(t *testing.T) {
 			t.Parallel()
 			m := modemsim.Start(t, modemsim.Options{Profile: prof, RingInterval: 200 * time.Millisecond})
 			rec := &recorder{}
-			p := runPhone(t, m, rec, nil)
+			p := runPhone(t, m, rec, func(c *Config) { quietly(t, c) })
 			eventually(t, 10*time.Second, "phone up", rec.up)
 			st := p.State()
 			if st.Manufacturer != prof.Manufacturer || st.IMEI != "356938035643809" || st.ICCID != "8933150319120345678" {
@@ -344,7 +346,7 @@ func TestConcatTimeout(t *testing.T) {
 func TestMalformedAndBinary(t *testing.T) {
 	m := modemsim.Start(t, modemsim.Options{})
 	rec := &recorder{}
-	runPhone(t, m, rec, nil)
+	runPhone(t, m, rec, func(c *Config) { quietly(t, c) })
 	eventually(t, 10*time.Second, "phone up", rec.up)
 	broken := []byte{0x04, 0x0B, 0x91, 0x33} // an SMS-DELIVER cut off in its address
 	if _, err := m.InjectPDU(broken); err != nil {
@@ -385,7 +387,7 @@ func TestPIN(t *testing.T) {
 			t.Parallel()
 			m := modemsim.Start(t, modemsim.Options{PIN: "1234"})
 			rec := &recorder{}
-			p := runPhone(t, m, rec, func(c *Config) { c.PIN = tt.pin })
+			p := runPhone(t, m, rec, func(c *Config) { quietly(t, c); c.PIN = tt.pin })
 			if tt.up {
 				eventually(t, 10*time.Second, "phone up", rec.up)
 			} else {
@@ -412,7 +414,7 @@ func TestPIN(t *testing.T) {
 func TestDirectMessages(t *testing.T) {
 	m := modemsim.Start(t, modemsim.Options{})
 	rec := &recorder{}
-	runPhone(t, m, rec, func(c *Config) { c.Init = []string{"+CNMI=2,2,0,0,0"} })
+	runPhone(t, m, rec, func(c *Config) { quietly(t, c); c.Init = []string{"+CNMI=2,2,0,0,0"} })
 	eventually(t, 10*time.Second, "phone up", rec.up)
 	if _, err := m.InjectSMS(modemsim.SMS{From: "+33612345678", Text: "routed €"}); err != nil {
 		t.Fatal(err)
@@ -537,7 +539,7 @@ func TestReusedConcatReference(t *testing.T) {
 		}
 	}
 	rec := &recorder{}
-	runPhone(t, m, rec, nil)
+	runPhone(t, m, rec, func(c *Config) { quietly(t, c) })
 	eventually(t, 15*time.Second, "both messages", func() bool { return len(rec.texts()) == 2 })
 	eventually(t, 10*time.Second, "an empty SIM", func() bool { return len(m.Stored("SM")) == 0 })
 	rec.mu.Lock()
@@ -606,7 +608,7 @@ func TestPromptLeftOpen(t *testing.T) {
 	m := modemsim.Start(t, modemsim.Options{})
 	leavePromptOpen(t, m)
 	rec := &recorder{}
-	p := runPhone(t, m, rec, nil)
+	p := runPhone(t, m, rec, func(c *Config) { quietly(t, c) })
 	eventually(t, 15*time.Second, "phone up", rec.up)
 	if _, err := p.Send(context.Background(), "+33600000001", "after the prompt", false); err != nil {
 		t.Fatal(err)

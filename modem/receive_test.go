@@ -365,7 +365,7 @@ func TestConcatSequenceCheckedEndToEnd(t *testing.T) {
 			t.Parallel()
 			m := modemsim.Start(t, modemsim.Options{})
 			rec := &recorder{}
-			runPhone(t, m, rec, nil)
+			runPhone(t, m, rec, func(c *Config) { quietly(t, c) })
 			eventually(t, 10*time.Second, "phone up", rec.up)
 			for _, p := range tt.parts {
 				if _, err := m.InjectPDU(p.encode(t)); err != nil {
@@ -400,7 +400,7 @@ func TestConcatSequenceCheckedEndToEnd(t *testing.T) {
 func TestDirectPartOutOfRange(t *testing.T) {
 	m := modemsim.Start(t, modemsim.Options{})
 	rec := &slotRecorder{}
-	runPhone(t, m, rec, func(c *Config) { c.Init = []string{"+CNMI=2,2,0,0,0"} })
+	runPhone(t, m, rec, func(c *Config) { quietly(t, c); c.Init = []string{"+CNMI=2,2,0,0,0"} })
 	eventually(t, 10*time.Second, "phone up", rec.up)
 	bogus := part{from: alice, ref: 9, count: 2, seq: 200, text: "bogus"}
 	if _, err := m.InjectPDU(bogus.encode(t)); err != nil {
