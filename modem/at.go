@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/simhook/simhook/internal/clock"
 )
 
 // urc is one unsolicited result: a line, and for +CMT and +CDS the PDU line
@@ -24,7 +26,8 @@ type urc struct {
 // order; every other line goes to replies, for the command in flight. One
 // command runs at a time.
 type engine struct {
-	rw io.ReadWriter
+	rw  io.ReadWriter
+	clk clock.Clock // times the commands' deadlines and the quiet waits
 
 	cmdMu   sync.Mutex // one command at a time
 	replies *lineQueue // lines for the command in flight
@@ -36,9 +39,15 @@ type engine struct {
 	junk    atomic.Int64  // lines that made no sense
 }
 
-// newEngine starts the reader over rw; it stops when rw's Read fails.
-func newEngine(rw io.ReadWriter) *engine {
-	e := &engine{rw: rw, replies: newLineQueue(), urcs: newLineQueue(), dead: make(chan struct{})}
+// newEngine starts the reader over rw; it stops when rw's Read fails. Its
+// deadlines run on clk (the real clock when nil).
+//
+// The reader blocks in rw.Read until bytes come or the port is closed: the
+// serial port is opened without a read timeout, so an idle line costs no
+// wakeups. (A read timeout, if one were set, would be go.bug.st/serial's own
+// and run on the real clock; no code here sets one.)
+func newEngine(rw io.ReadWriter, clk clock.Clock) *engine {
+	e := &engine{rw: rw, clk: clock.Or(clk), replies: newLineQueue(), urcs: newLineQueue(), dead: make(chan struct{})}
 	e.expect.Store("")
 	go e.read()
 	return e
@@ -186,7 +195,7 @@ func (e *engine) CommandPDU(ctx context.Context, cmd, data string, timeout time.
 	if err := e.send(ctx, cmd); err != nil {
 		return nil, err
 	}
-	deadline := time.NewTimer(timeout)
+	deadline := e.clk.NewTimer(timeout)
 	defer deadline.Stop()
 	for prompted := false; !prompted; {
 		select {
@@ -208,7 +217,7 @@ func (e *engine) CommandPDU(ctx context.Context, cmd, data string, timeout time.
 				}
 				return nil, err
 			}
-		case <-deadline.C:
+		case <-deadline.C():
 			// Cancel the prompt if it comes late, and resync next time.
 			_, _ = e.rw.Write([]byte{0x1B})
 			e.dirty.Store(true)
@@ -259,24 +268,28 @@ func (e *engine) cancelPrompt(ctx context.Context) error {
 	if _, err := e.rw.Write([]byte{0x1B}); err != nil {
 		return fmt.Errorf("%w: %v", ErrClosed, err)
 	}
-	quiet := time.NewTimer(resyncQuiet)
-	defer quiet.Stop()
+	quiet := e.clk.NewTimer(resyncQuiet)
+	defer func() { quiet.Stop() }()
 	for {
 		select {
 		case <-e.replies.ready:
-			for {
-				if _, ok := e.nextReply(); !ok {
-					break
-				}
+		case <-quiet.C():
+			if !e.replies.pending() {
+				return nil
 			}
-			quiet.Reset(resyncQuiet)
-		case <-quiet.C:
-			return nil
+			// Lines came as the wait ended: the line is not quiet yet.
 		case <-e.dead:
 			return ErrClosed
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+		for {
+			if _, ok := e.nextReply(); !ok {
+				break
+			}
+		}
+		quiet.Stop()
+		quiet = e.clk.NewTimer(resyncQuiet)
 	}
 }
 
@@ -295,7 +308,7 @@ func (e *engine) send(ctx context.Context, cmd string) error {
 
 // collect gathers a reply until its final result code.
 func (e *engine) collect(ctx context.Context, echo string, timeout time.Duration) ([]string, error) {
-	deadline := time.NewTimer(timeout)
+	deadline := e.clk.NewTimer(timeout)
 	defer deadline.Stop()
 	var lines []string
 	stale := false // inside a late answer to a resynchronisation
@@ -327,7 +340,7 @@ func (e *engine) collect(ctx context.Context, echo string, timeout time.Duration
 			if line != ">" {
 				lines = append(lines, line)
 			}
-		case <-deadline.C:
+		case <-deadline.C():
 			e.dirty.Store(true)
 			return lines, ErrTimeout
 		case <-e.dead:
@@ -385,34 +398,38 @@ func (e *engine) resync(ctx context.Context) (bool, error) {
 		return false, fmt.Errorf("%w: %v", ErrClosed, err)
 	}
 	marker, synced := false, false
-	quiet := time.NewTimer(2 * time.Second)
-	defer quiet.Stop()
+	quiet := e.clk.NewTimer(2 * time.Second)
+	defer func() { quiet.Stop() }()
 	for {
 		select {
 		case <-e.replies.ready:
-			for {
-				line, ok := e.nextReply()
-				if !ok {
-					break
-				}
-				switch {
-				case hasPrefix(line, "+CMEE:"):
-					marker, synced = true, false
-				case line == "OK" && marker:
-					marker, synced = false, true
-				case isEcho(line, "AT+CMEE?"):
-				default:
-					marker, synced = false, false
-				}
+		case <-quiet.C():
+			if !e.replies.pending() {
+				return synced, nil
 			}
-			quiet.Reset(resyncQuiet)
-		case <-quiet.C:
-			return synced, nil
+			// Lines came as the wait ended: they count before the verdict.
 		case <-e.dead:
 			return false, ErrClosed
 		case <-ctx.Done():
 			return false, ctx.Err()
 		}
+		for {
+			line, ok := e.nextReply()
+			if !ok {
+				break
+			}
+			switch {
+			case hasPrefix(line, "+CMEE:"):
+				marker, synced = true, false
+			case line == "OK" && marker:
+				marker, synced = false, true
+			case isEcho(line, "AT+CMEE?"):
+			default:
+				marker, synced = false, false
+			}
+		}
+		quiet.Stop()
+		quiet = e.clk.NewTimer(resyncQuiet)
 	}
 }
 
@@ -488,6 +505,13 @@ func (u *lineQueue) droppedCount() int {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return u.dropped
+}
+
+// pending reports whether the queue holds a line.
+func (u *lineQueue) pending() bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.q) > 0
 }
 
 // pop returns the oldest line, if any.

@@ -31,7 +31,7 @@ func newCallTracker(p *Phone) *callTracker { return &callTracker{p: p} }
 
 // ring notes a RING.
 func (c *callTracker) ring(ctx context.Context, eng *engine) {
-	now := time.Now()
+	now := c.p.now()
 	if c.late(now) {
 		return
 	}
@@ -43,7 +43,7 @@ func (c *callTracker) ring(ctx context.Context, eng *engine) {
 
 // clip notes the caller id and starts the call.
 func (c *callTracker) clip(ctx context.Context, eng *engine, number string) {
-	now := time.Now()
+	now := c.p.now()
 	if c.late(now) {
 		return
 	}
@@ -72,24 +72,47 @@ func (c *callTracker) start(ctx context.Context, eng *engine, number string) {
 	c.end(ctx, true)
 }
 
+// clccEvery is how often a ringing call is checked with +CLCC (a call
+// answered elsewhere ends without NO CARRIER on some modems).
+const clccEvery = time.Second
+
+// due is when the tracker next has something to do: start a call whose
+// caller id never came, end one that stopped ringing, or ask +CLCC whether
+// the call is still there. false when no call is in progress: an idle
+// phone arms no timer for calls.
+func (c *callTracker) due() (time.Time, bool) {
+	if !c.active {
+		return time.Time{}, false
+	}
+	if !c.started {
+		return c.firstRing.Add(clipWait), true
+	}
+	at := c.lastRing.Add(c.p.cfg.RingGap)
+	if next := c.lastCLCC.Add(clccEvery); next.Before(at) {
+		at = next
+	}
+	return at, true
+}
+
 // tick starts a call whose caller id never came, and ends one that stopped
-// ringing or that the modem no longer lists.
+// ringing or that the modem no longer lists. It acts on what is due (see
+// due) and does nothing otherwise.
 func (c *callTracker) tick(ctx context.Context, eng *engine) {
 	if !c.active {
 		return
 	}
-	now := time.Now()
+	now := c.p.now()
 	if !c.started {
-		if now.Sub(c.firstRing) > clipWait {
+		if !now.Before(c.firstRing.Add(clipWait)) {
 			c.start(ctx, eng, "")
 		}
 		return
 	}
-	if now.Sub(c.lastRing) > c.p.cfg.RingGap {
+	if !now.Before(c.lastRing.Add(c.p.cfg.RingGap)) {
 		c.end(ctx, false)
 		return
 	}
-	if now.Sub(c.lastCLCC) >= time.Second {
+	if !now.Before(c.lastCLCC.Add(clccEvery)) {
 		c.lastCLCC = now
 		lines, err := c.p.cmd(ctx, eng, "+CLCC")
 		if err != nil {
@@ -122,9 +145,9 @@ func (c *callTracker) endAll(ctx context.Context) {
 // end reports the end of the call.
 func (c *callTracker) end(ctx context.Context, rejected bool) {
 	if c.started {
-		c.p.h.HandleCall(ctx, CallEvent{Phone: c.p.cfg.ID, Ended: true, At: time.Now(), Rejected: rejected})
+		c.p.h.HandleCall(ctx, CallEvent{Phone: c.p.cfg.ID, Ended: true, At: c.p.now(), Rejected: rejected})
 	}
-	*c = callTracker{p: c.p, endedAt: time.Now()}
+	*c = callTracker{p: c.p, endedAt: c.p.now()}
 }
 
 // late reports whether a RING or +CLIP at now is a leftover of the call

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/simhook/simhook/internal/clock"
 )
 
 // TestCallTrackerOrder drives the call tracker with indications in the
@@ -24,17 +26,20 @@ func TestCallTrackerOrder(t *testing.T) {
 			[]CallEvent{{Number: "+33612345678"}, {Ended: true}}},
 		{"a RING just after the end is the same call", []step{{urc: "+CLIP +33612345678"}, {urc: "NO CARRIER"}, {urc: "RING"}, {urc: "+CLIP +33612345678"}},
 			[]CallEvent{{Number: "+33612345678"}, {Ended: true}}},
-		{"a new call after the quiet time", []step{{urc: "+CLIP +1"}, {urc: "NO CARRIER"}, {urc: "+CLIP +2", wait: afterEnd + 100*time.Millisecond}, {urc: "NO CARRIER"}},
+		{"a new call after the quiet time", []step{{urc: "+CLIP +1"}, {urc: "NO CARRIER"}, {urc: "+CLIP +2", wait: afterEnd}, {urc: "NO CARRIER"}},
 			[]CallEvent{{Number: "+1"}, {Ended: true}, {Number: "+2"}, {Ended: true}}},
+		{"a RING a moment before the quiet time ends is the same call", []step{{urc: "+CLIP +1"}, {urc: "NO CARRIER"}, {urc: "RING", wait: afterEnd - time.Millisecond}},
+			[]CallEvent{{Number: "+1"}, {Ended: true}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			rec := &recorder{}
-			c := newCallTracker(NewPhone(Config{ID: 2}, rec))
+			clk := clock.NewFake(fakeStart)
+			c := newCallTracker(NewPhone(Config{ID: 2, Clock: clk}, rec))
 			ctx := context.Background()
 			for _, s := range tt.script {
-				time.Sleep(s.wait)
+				clk.Advance(s.wait)
 				switch {
 				case s.urc == "RING":
 					c.ring(ctx, nil)

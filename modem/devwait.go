@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/simhook/simhook/internal/clock"
 )
 
 // A USB modem's device node comes and goes: the stick re-enumerates on
@@ -19,7 +21,9 @@ import (
 // once, without growing its reconnection backoff. devWatch is that wait.
 
 // devPollEvery is the fallback poll while waiting for a device, in case
-// inotify misses an event (or cannot be used at all).
+// inotify misses an event (or cannot be used at all). It runs only while a
+// phone waits (for its device, or out its backoff); a phone that is up
+// polls nothing.
 var devPollEvery = time.Second
 
 // matchDirs are the directories whose new entries may be a matched phone's
@@ -34,11 +38,13 @@ type devWatch struct {
 	watched map[string]bool
 	log     *slog.Logger
 	poll    time.Duration
+	clk     clock.Clock
 }
 
-// newDevWatch makes a watcher; without inotify it falls back to polling.
-func newDevWatch(log *slog.Logger, poll time.Duration) *devWatch {
-	w := &devWatch{watched: make(map[string]bool), log: log, poll: poll}
+// newDevWatch makes a watcher whose waits run on clk; without inotify it
+// falls back to polling.
+func newDevWatch(log *slog.Logger, poll time.Duration, clk clock.Clock) *devWatch {
+	w := &devWatch{watched: make(map[string]bool), log: log, poll: poll, clk: clock.Or(clk)}
 	fsw, err := fsnotify.NewWatcher()
 	if err != nil {
 		log.Warn("cannot watch for modems appearing; polling instead", "err", err, "every", poll)
@@ -127,8 +133,8 @@ func devicePresent(path string) bool {
 // nearest existing ancestor), and every poll period in case an event is
 // missed.
 func (w *devWatch) waitPresent(ctx context.Context, path string) error {
-	poll := time.NewTicker(w.poll)
-	defer poll.Stop()
+	poll := w.clk.NewTimer(w.poll)
+	defer func() { poll.Stop() }()
 	for {
 		w.watchFor(filepath.Dir(path))
 		// Checked after arming, so a node created in between is not missed.
@@ -151,8 +157,9 @@ func (w *devWatch) waitPresent(ctx context.Context, path string) error {
 				continue
 			}
 			w.log.Debug("device watch", "err", err)
-		case <-poll.C:
+		case <-poll.C():
 			w.forget()
+			poll = w.clk.NewTimer(w.poll)
 		}
 	}
 }
@@ -163,25 +170,25 @@ func (w *devWatch) waitPresent(ctx context.Context, path string) error {
 // a device that vanishes then (or is re-created by a re-enumeration) ends
 // the wait early. With no path (a matched phone) it just waits.
 func (w *devWatch) changed(ctx context.Context, path string, d time.Duration) bool {
-	timer := time.NewTimer(d)
+	timer := w.clk.NewTimer(d)
 	defer timer.Stop()
 	if path == "" {
 		select {
 		case <-ctx.Done():
-		case <-timer.C:
+		case <-timer.C():
 		}
 		return false
 	}
 	w.watchFor(filepath.Dir(path))
 	base := filepath.Base(path)
 	wasPresent := devicePresent(path)
-	poll := time.NewTicker(w.poll)
-	defer poll.Stop()
+	poll := w.clk.NewTimer(w.poll)
+	defer func() { poll.Stop() }()
 	for {
 		select {
 		case <-ctx.Done():
 			return false
-		case <-timer.C:
+		case <-timer.C():
 			return false
 		case ev, ok := <-w.events():
 			if !ok {
@@ -192,10 +199,11 @@ func (w *devWatch) changed(ctx context.Context, path string, d time.Duration) bo
 				return true
 			}
 		case <-w.errs():
-		case <-poll.C:
+		case <-poll.C():
 			if devicePresent(path) != wasPresent {
 				return true
 			}
+			poll = w.clk.NewTimer(w.poll)
 		}
 	}
 }
@@ -205,13 +213,13 @@ func (w *devWatch) changed(ctx context.Context, path string, d time.Duration) bo
 // appear together), or every passes, or ctx ends (its error is returned).
 func (w *devWatch) waitNewPort(ctx context.Context, dirs []string, every, settle time.Duration) error {
 	w.watchFor(dirs...)
-	timer := time.NewTimer(every)
+	timer := w.clk.NewTimer(every)
 	defer timer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-timer.C:
+		case <-timer.C():
 			return nil
 		case ev, ok := <-w.events():
 			if !ok {
@@ -225,10 +233,8 @@ func (w *devWatch) waitNewPort(ctx context.Context, dirs []string, every, settle
 			if ev.Has(fsnotify.Create) {
 				w.watchFor(dirs...) // a watched directory may have just appeared
 				if isTTYName(ev.Name) {
-					select {
-					case <-ctx.Done():
+					if !clock.Sleep(w.clk, settle, ctx.Done()) {
 						return ctx.Err()
-					case <-time.After(settle):
 					}
 					return nil
 				}

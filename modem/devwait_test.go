@@ -23,7 +23,7 @@ func TestReplugIsNotPaced(t *testing.T) {
 	link := filepath.Join(dir, "serial", "by-id", "usb-Sim_Modem-if00-port0")
 	m := modemsim.Start(t, modemsim.Options{Link: link})
 	rec := &recorder{}
-	p := runPhone(t, m, rec, func(c *Config) { c.Backoff = noPaceBackoff; c.devPoll = time.Hour })
+	p := runPhone(t, m, rec, func(c *Config) { quietly(t, c); c.Backoff = noPaceBackoff; c.devPoll = time.Hour })
 	eventually(t, 10*time.Second, "phone up", rec.up)
 	for round := range 6 {
 		if err := m.Unplug(); err != nil {
@@ -55,7 +55,7 @@ func TestStartsWithoutDevice(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := &recorder{}
-	p := runPhone(t, m, rec, func(c *Config) { c.Backoff = noPaceBackoff; c.devPoll = time.Hour })
+	p := runPhone(t, m, rec, func(c *Config) { quietly(t, c); c.Backoff = noPaceBackoff; c.devPoll = time.Hour })
 	eventually(t, 10*time.Second, "phone waiting for its device", func() bool { return p.State().Absent })
 	if st := p.State(); st.Status != "down" {
 		t.Errorf("status %q while the device is missing", st.Status)
@@ -76,7 +76,7 @@ func TestResetReenumerates(t *testing.T) {
 	link := filepath.Join(t.TempDir(), "by-id", "modem")
 	m := modemsim.Start(t, modemsim.Options{Link: link, ReenumerateDelay: 300 * time.Millisecond})
 	rec := &recorder{}
-	p := runPhone(t, m, rec, func(c *Config) { c.Backoff = noPaceBackoff; c.devPoll = time.Hour })
+	p := runPhone(t, m, rec, func(c *Config) { quietly(t, c); c.Backoff = noPaceBackoff; c.devPoll = time.Hour })
 	eventually(t, 10*time.Second, "phone up", rec.up)
 	for i := range 3 {
 		before := m.PluggedAt()
@@ -123,6 +123,7 @@ func TestMatchWaitsForNewPort(t *testing.T) {
 	}
 	rec := &recorder{}
 	p := runPhone(t, m, rec, func(c *Config) {
+		quietly(t, c)
 		c.Port, c.Match = "", Match{USB: "12d1:1506"}
 		c.Backoff, c.devPoll, c.matchDirs = noPaceBackoff, time.Hour, []string{dir}
 	})

@@ -105,7 +105,7 @@ func TestReceiveMixedExactlyOnce(t *testing.T) {
 			}
 		}
 	}
-	runPhone(t, m, rec, nil)
+	runPhone(t, m, rec, func(c *Config) { quietly(t, c) })
 	eventually(t, 10*time.Second, "phone up", rec.up)
 	texts := []string{"plain", `ext €[]{}~^|\`, "emoji 🚲🎉", strings.Repeat("three parts ", 30), strings.Repeat("ten parts. ", 135)}
 	want := map[string]bool{}
@@ -142,7 +142,7 @@ func TestUnplugReplugLosesNothing(t *testing.T) {
 	link := filepath.Join(t.TempDir(), "usb-sim-if00")
 	m := modemsim.Start(t, modemsim.Options{Link: link, Capacity: map[string]int{"SM": 200}})
 	rec := &recorder{}
-	runPhone(t, m, rec, nil)
+	runPhone(t, m, rec, func(c *Config) { quietly(t, c) })
 	eventually(t, 10*time.Second, "phone up", rec.up)
 	n := 0
 	for round := range 10 {
@@ -192,6 +192,7 @@ func TestSendAndReports(t *testing.T) {
 	m.SetSendRule("+33600000003", modemsim.SendRule{RefuseCMS: 21})
 	rec := &recorder{}
 	p := runPhone(t, m, rec, func(c *Config) {
+		quietly(t, c)
 		c.RefSource = func() (uint16, error) { return 41, nil }
 	})
 	eventually(t, 10*time.Second, "phone up", rec.up)
@@ -242,17 +243,25 @@ func TestCallsStartAndEnd(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			m := modemsim.Start(t, modemsim.Options{RingInterval: 200 * time.Millisecond})
-			rec := &recorder{}
-			runPhone(t, m, rec, func(c *Config) { c.RejectCalls = tt.reject })
-			eventually(t, 10*time.Second, "phone up", rec.up)
+			clk, m, rec, _ := fakePhone(t, modemsim.Options{RingInterval: 200 * time.Millisecond}, func(c *Config) {
+				c.RejectCalls = tt.reject
+				c.RingGap = 2 * time.Second
+			})
+			up := clk.Now()
 			call := m.InjectCall(tt.number)
 			eventually(t, 5*time.Second, "call start", func() bool { rec.mu.Lock(); defer rec.mu.Unlock(); return len(rec.calls) >= 1 })
 			if !tt.reject {
 				tt.end(call)
 			}
-			eventually(t, 5*time.Second, "call end", func() bool { rec.mu.Lock(); defer rec.mu.Unlock(); return len(rec.calls) >= 2 })
-			time.Sleep(1500 * time.Millisecond) // a late RING must not start a second call
+			// Answered elsewhere, the call ends at the next +CLCC check.
+			drive(t, clk, m, "call end", func() bool { rec.mu.Lock(); defer rec.mu.Unlock(); return len(rec.calls) >= 2 })
+			if d := clk.Now().Sub(up); d > clccEvery {
+				t.Errorf("the call ended %v after it started, want at most %v", d, clccEvery)
+			}
+			// A late RING (rings come every 200 ms until the call ends)
+			// must not start a second call: none is being followed.
+			time.Sleep(300 * time.Millisecond)
+			waitDeadlines(t, clk, "no call followed", up.Add(30*time.Second), up.Add(10*time.Minute))
 			rec.mu.Lock()
 			defer rec.mu.Unlock()
 			if len(rec.calls) != 2 || rec.calls[0].Ended || !rec.calls[1].Ended || rec.calls[0].Number != tt.number || rec.calls[1].Rejected != tt.reject {

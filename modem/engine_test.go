@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/simhook/simhook/internal/clock"
 )
 
 // scripted is a fake modem over pipes: the test reads what the engine
@@ -17,22 +20,107 @@ type scripted struct {
 	fromHost  *io.PipeWriter
 	toHost    *io.PipeWriter
 	fromModem *io.PipeReader
+
+	mu        sync.Mutex
+	written   int // bytes the modem wrote
+	delivered int // bytes the engine's reader got
+	processed int // bytes the reader had got when it asked for more
 }
 
-func (s *scripted) Read(p []byte) (int, error)  { return s.fromModem.Read(p) }
+func (s *scripted) Read(p []byte) (int, error) {
+	s.mu.Lock()
+	s.processed = s.delivered // every line before this read is queued
+	s.mu.Unlock()
+	n, err := s.fromModem.Read(p)
+	s.mu.Lock()
+	s.delivered += n
+	s.mu.Unlock()
+	return n, err
+}
+
 func (s *scripted) Write(p []byte) (int, error) { return s.fromHost.Write(p) }
 
 func newScripted(t *testing.T) (*scripted, *engine) {
 	t.Helper()
+	return newScriptedOn(t, nil)
+}
+
+// newScriptedOn is newScripted with the engine on clk.
+func newScriptedOn(t *testing.T, clk clock.Clock) (*scripted, *engine) {
+	t.Helper()
 	s := &scripted{}
 	s.toModem, s.fromHost = io.Pipe()
 	s.fromModem, s.toHost = io.Pipe()
-	e := newEngine(s)
+	e := newEngine(s, clk)
 	t.Cleanup(func() {
 		s.toHost.Close()
 		s.toModem.Close()
 	})
 	return s, e
+}
+
+// settle waits until the engine's reader has queued every line the modem
+// wrote.
+func (s *scripted) settle(t *testing.T) {
+	t.Helper()
+	eventually(t, 10*time.Second, "the reader to queue the modem's lines", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.processed >= s.written
+	})
+}
+
+// expectAfterQuiet reads want from the engine, moving clk on through the
+// engine's quiet waits (each time one is armed, resyncQuiet from now) until
+// want comes. Lines the modem wrote must be queued first (settle).
+func (s *scripted) expectAfterQuiet(t *testing.T, clk *clock.Fake, want string) {
+	t.Helper()
+	got := make(chan struct{})
+	buf := make([]byte, len(want))
+	var err error
+	go func() {
+		defer close(got)
+		_, err = io.ReadFull(s.toModem, buf)
+	}()
+	defer func() {
+		<-got
+		if err != nil || string(buf) != want {
+			t.Fatalf("engine wrote %q (%v), want %q", buf, err, want)
+		}
+	}()
+	for {
+		var at time.Time
+		quiet := func(now time.Time, deadlines []time.Time) bool {
+			for _, d := range deadlines {
+				if d.Sub(now) == resyncQuiet {
+					at = d
+					return true
+				}
+			}
+			return false
+		}
+		if !clk.WaitUntil(quiet, got) {
+			return
+		}
+		clk.AdvanceTo(at)
+	}
+}
+
+// expectTimeout moves clk to the deadline of the command in flight once n
+// timers are armed, after checking that a moment earlier is not enough.
+func expectTimeout(t *testing.T, clk *clock.Fake, n int, timeout time.Duration, errc <-chan error) {
+	t.Helper()
+	start := clk.Now()
+	if !waitClock(clk, func(_ time.Time, d []time.Time) bool { return len(d) >= n }) {
+		t.Fatalf("%d timers armed, want %d", clk.Pending(), n)
+	}
+	clk.AdvanceTo(start.Add(timeout - time.Millisecond))
+	select {
+	case err := <-errc:
+		t.Fatalf("the command ended before its timeout: %v", err)
+	default:
+	}
+	clk.AdvanceTo(start.Add(timeout))
 }
 
 // commandAsync runs one command in the background and delivers its reply
@@ -62,6 +150,9 @@ func (s *scripted) expect(t *testing.T, want string) {
 // answer writes modem output.
 func (s *scripted) answer(t *testing.T, out string) {
 	t.Helper()
+	s.mu.Lock()
+	s.written += len(out)
+	s.mu.Unlock()
 	if _, err := s.toHost.Write([]byte(out)); err != nil {
 		t.Fatal(err)
 	}
@@ -130,13 +221,15 @@ func TestEngineErrorsAndTwoLineURC(t *testing.T) {
 // TestEngineResyncAfterTimeout: a late reply to a timed-out command must
 // not be taken for the next command's.
 func TestEngineResyncAfterTimeout(t *testing.T) {
-	s, e := newScripted(t)
-	errc := make(chan error)
+	clk := clock.NewFake(fakeStart)
+	s, e := newScriptedOn(t, clk)
+	errc := make(chan error, 1)
 	go func() {
 		_, err := e.Command(context.Background(), "+CGMI", 50*time.Millisecond)
 		errc <- err
 	}()
 	s.expect(t, "AT+CGMI\r")
+	expectTimeout(t, clk, 1, 50*time.Millisecond, errc)
 	if err := <-errc; !errors.Is(err, ErrTimeout) {
 		t.Fatalf("want a timeout, got %v", err)
 	}
@@ -144,7 +237,8 @@ func TestEngineResyncAfterTimeout(t *testing.T) {
 	s.answer(t, "\r\nLATE MAKER\r\n\r\nOK\r\n") // the late reply to +CGMI
 	s.expect(t, "\x1bAT+CMEE?\r")               // resynchronisation
 	s.answer(t, "\r\n+CMEE: 1\r\n\r\nOK\r\n")
-	s.expect(t, "AT+CGSN\r")
+	s.settle(t)
+	s.expectAfterQuiet(t, clk, "AT+CGSN\r")
 	s.answer(t, "\r\n356938035643809\r\n\r\nOK\r\n")
 	if lines := <-done; strings.Join(lines, "|") != "356938035643809" {
 		t.Fatalf("+CGSN got %q", lines)
@@ -180,6 +274,7 @@ func TestEngineSendPrompt(t *testing.T) {
 		reply     string // what the modem writes after the PDU
 		portFails bool   // the port fails after the PDU
 		after     string // what the engine writes after giving up
+		timers    int    // timers armed while the engine waits in vain (0: it does not)
 		lines     string
 		check     func(error) bool
 	}{
@@ -193,10 +288,10 @@ func TestEngineSendPrompt(t *testing.T) {
 			var c *CMSError
 			return errors.As(err, &c) && c.Code == 304
 		}},
-		{name: "prompt too late", after: "\x1b", check: func(err error) bool {
+		{name: "prompt too late", after: "\x1b", timers: 1, check: func(err error) bool {
 			return errors.Is(err, ErrTimeout) && !errors.Is(err, ErrUnconfirmed) && Temporary(err)
 		}},
-		{name: "silent after the PDU", prompt: "\r\n> ", pdu: true, check: func(err error) bool {
+		{name: "silent after the PDU", prompt: "\r\n> ", pdu: true, timers: 2, check: func(err error) bool {
 			return errors.Is(err, ErrUnconfirmed) && errors.Is(err, ErrTimeout) && Temporary(err)
 		}},
 		{name: "port fails after the PDU", prompt: "\r\n> ", pdu: true, portFails: true, check: func(err error) bool {
@@ -205,12 +300,13 @@ func TestEngineSendPrompt(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, e := newScripted(t)
+			clk := clock.NewFake(fakeStart)
+			s, e := newScriptedOn(t, clk)
 			type result struct {
 				lines []string
 				err   error
 			}
-			done := make(chan result)
+			done := make(chan result, 1)
 			go func() {
 				lines, err := e.CommandPDU(context.Background(), "+CMGS=20", "0011AB", 500*time.Millisecond, nil)
 				done <- result{lines, err}
@@ -223,6 +319,11 @@ func TestEngineSendPrompt(t *testing.T) {
 			}
 			if tt.portFails {
 				s.toHost.CloseWithError(errors.New("read /dev/ttyUSB2: input/output error"))
+			}
+			if tt.timers > 0 {
+				errc := make(chan error, 1)
+				go func() { r := <-done; done <- r; errc <- r.err }()
+				expectTimeout(t, clk, tt.timers, 500*time.Millisecond, errc)
 			}
 			if tt.after != "" {
 				s.expect(t, tt.after)
@@ -294,22 +395,29 @@ func TestEngineKeepsLongReplies(t *testing.T) {
 // the one before (that shift once made a read of slot 3 return slot 2's
 // message, and the delete that followed removed slot 3 unread).
 func TestEngineResyncIsNotFooledByALateOK(t *testing.T) {
-	s, e := newScripted(t)
-	errc := make(chan error)
+	clk := clock.NewFake(fakeStart)
+	s, e := newScriptedOn(t, clk)
+	errc := make(chan error, 1)
 	go func() {
 		_, err := e.Command(context.Background(), "+CMGR=1", 50*time.Millisecond)
 		errc <- err
 	}()
 	s.expect(t, "AT+CMGR=1\r")
+	expectTimeout(t, clk, 1, 50*time.Millisecond, errc)
 	if err := <-errc; !errors.Is(err, ErrTimeout) {
 		t.Fatalf("want a timeout, got %v", err)
 	}
 	done := commandAsync(t, e, "+CMGR=2", 3*time.Second)
 	s.expect(t, "\x1bAT+CMEE?\r")
 	s.answer(t, "\r\n+CMGR: 0,,24\r\n0011\r\n\r\nOK\r\n") // the late reply to +CMGR=1
-	time.Sleep(300 * time.Millisecond)
+	s.settle(t)
+	// The quiet wait restarts from the late reply; its OK must not count.
+	lateAt := clk.Now()
+	waitDeadlines(t, clk, "quiet after the late reply", lateAt.Add(resyncQuiet))
+	clk.Advance(300 * time.Millisecond) // a slow modem's answer
 	s.answer(t, "\r\n+CMEE: 1\r\n\r\nOK\r\n")
-	s.expect(t, "AT+CMGR=2\r")
+	s.settle(t)
+	s.expectAfterQuiet(t, clk, "AT+CMGR=2\r")
 	s.answer(t, "\r\n+CMGR: 0,,24\r\n0022\r\n\r\nOK\r\n")
 	if lines := <-done; strings.Join(lines, "|") != "+CMGR: 0,,24|0022" {
 		t.Fatalf("+CMGR=2 got %q", lines)
@@ -334,13 +442,15 @@ func TestEngineSkipsALateResyncAnswer(t *testing.T) {
 // takes everything as message text; the resynchronisation before the next
 // command cancels the prompt first, and nothing is sent.
 func TestEngineLatePrompt(t *testing.T) {
-	s, e := newScripted(t)
-	errc := make(chan error)
+	clk := clock.NewFake(fakeStart)
+	s, e := newScriptedOn(t, clk)
+	errc := make(chan error, 1)
 	go func() {
 		_, err := e.CommandPDU(context.Background(), "+CMGS=20", "0011AB", 50*time.Millisecond, nil)
 		errc <- err
 	}()
 	s.expect(t, "AT+CMGS=20\r")
+	expectTimeout(t, clk, 1, 50*time.Millisecond, errc)
 	s.expect(t, "\x1b") // given up on the prompt
 	if err := <-errc; !errors.Is(err, ErrTimeout) || errors.Is(err, ErrUnconfirmed) {
 		t.Fatalf("want a timeout before the PDU, got %v", err)
@@ -349,7 +459,8 @@ func TestEngineLatePrompt(t *testing.T) {
 	done := commandAsync(t, e, "+CSQ", 3*time.Second)
 	s.expect(t, "\x1bAT+CMEE?\r")
 	s.answer(t, "\r\nOK\r\n\r\n+CMEE: 1\r\n\r\nOK\r\n") // the cancelled prompt, then the marker
-	s.expect(t, "AT+CSQ\r")
+	s.settle(t)
+	s.expectAfterQuiet(t, clk, "AT+CSQ\r")
 	s.answer(t, "\r\n+CSQ: 17,99\r\n\r\nOK\r\n")
 	if lines := <-done; strings.Join(lines, "|") != "+CSQ: 17,99" {
 		t.Fatalf("+CSQ got %q", lines)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/simhook/simhook/internal/clock"
 	"github.com/simhook/simhook/modem/modemsim"
 	"github.com/warthog618/sms"
 	"github.com/warthog618/sms/encoding/tpdu"
@@ -48,10 +49,10 @@ func TestFaultsEndWithEveryMessage(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			m := modemsim.Start(t, modemsim.Options{Capacity: map[string]int{"SM": 100}})
-			rec := &recorder{}
-			p := runPhone(t, m, rec, func(c *Config) { c.CommandTimeout = 400 * time.Millisecond })
-			eventually(t, 10*time.Second, "phone up", rec.up)
+			clk, m, rec, p := fakePhone(t, modemsim.Options{Capacity: map[string]int{"SM": 100}}, func(c *Config) {
+				c.CommandTimeout = 2 * time.Second
+				c.ProbeInterval, c.SweepInterval = 5*time.Second, 20*time.Second
+			})
 			inject := func(from, to int) {
 				for i := from; i < to; i++ {
 					if _, err := m.InjectSMS(modemsim.SMS{From: "+33612345678", Text: fmt.Sprintf("%s %d", tt.name, i)}); err != nil {
@@ -62,17 +63,18 @@ func TestFaultsEndWithEveryMessage(t *testing.T) {
 			inject(0, 5)
 			tt.fault(m)
 			inject(5, 10)
-			time.Sleep(300 * time.Millisecond)
+			faulted := clk.Now()
+			drive(t, clk, m, "a moment", func() bool { return clk.Now().Sub(faulted) >= 300*time.Millisecond })
 			inject(10, 15)
-			eventually(t, 30*time.Second, "15 messages", func() bool { return len(rec.texts()) == 15 })
-			eventually(t, 10*time.Second, "an empty SIM", func() bool { return len(m.Stored("SM")) == 0 })
+			drive(t, clk, m, "15 messages", func() bool { return len(rec.texts()) == 15 })
+			drive(t, clk, m, "an empty SIM", func() bool { return len(m.Stored("SM")) == 0 })
 			seen := rec.texts()
 			for i := range 15 {
 				if c := seen[fmt.Sprintf("%s %d", tt.name, i)]; c != 1 {
 					t.Errorf("message %d came up %d times", i, c)
 				}
 			}
-			eventually(t, 10*time.Second, "phone up after the fault", rec.up)
+			drive(t, clk, m, "phone up after the fault", rec.up)
 			if _, err := p.Send(context.Background(), "+33600000009", "still works", false); err != nil {
 				t.Errorf("send after the fault: %v", err)
 			}
@@ -123,7 +125,9 @@ func TestKillDuringReception(t *testing.T) {
 			m := modemsim.Start(t, modemsim.Options{})
 			h, entered := tt.handler()
 			ctx, cancel := context.WithCancel(context.Background())
-			p := NewPhone(Config{ID: 1, Port: m.Path(), ProbeInterval: time.Second, Backoff: Backoff{Initial: 50 * time.Millisecond}}, h)
+			cfg := Config{ID: 1, Port: m.Path(), Backoff: Backoff{Initial: 50 * time.Millisecond}}
+			quietly(t, &cfg)
+			p := NewPhone(cfg, h)
 			done := make(chan struct{})
 			go func() { _ = p.Run(ctx); close(done) }()
 			eventually(t, 10*time.Second, "phone up", func() bool { return p.State().Status == "up" })
@@ -143,7 +147,7 @@ func TestKillDuringReception(t *testing.T) {
 				t.Fatalf("%d parts on the SIM after the kill, want 3", n)
 			}
 			rec := &recorder{}
-			runPhone(t, m, rec, nil)
+			runPhone(t, m, rec, func(c *Config) { quietly(t, c) })
 			eventually(t, 10*time.Second, "redelivery", func() bool { return rec.count() == 1 })
 			if got := rec.msgs[0]; got.Text != long || got.Parts != 3 || got.Incomplete {
 				t.Errorf("redelivered %+v", got)
@@ -188,7 +192,7 @@ func TestStorageFullOfIncompleteParts(t *testing.T) {
 	rec := &recorder{}
 	// No sweep during the test: the full storage must be noticed as the
 	// parts arrive.
-	runPhone(t, m, rec, func(c *Config) { c.SweepInterval = time.Hour })
+	runPhone(t, m, rec, func(c *Config) { quietly(t, c); c.SweepInterval = time.Hour })
 	eventually(t, 10*time.Second, "phone up", rec.up)
 	textA := strings.Repeat("A is a long message in ten parts. ", 40)
 	textB := strings.Repeat("B has three parts. ", 20)
@@ -232,7 +236,7 @@ func TestDirectStatusReports(t *testing.T) {
 	m := modemsim.Start(t, modemsim.Options{})
 	m.SetSendRule("+33600000005", modemsim.SendRule{Outcome: modemsim.Failed})
 	rec := &recorder{}
-	p := runPhone(t, m, rec, func(c *Config) { c.Init = []string{"AT+CNMI=2,1,0,1,0"} })
+	p := runPhone(t, m, rec, func(c *Config) { quietly(t, c); c.Init = []string{"AT+CNMI=2,1,0,1,0"} })
 	eventually(t, 10*time.Second, "phone up", rec.up)
 	ok, err := p.Send(context.Background(), "+33600000004", "delivered", true)
 	if err != nil {
@@ -277,7 +281,7 @@ func TestProfiles(t *testing.T) {
 			t.Parallel()
 			m := modemsim.Start(t, modemsim.Options{Profile: prof, RingInterval: 200 * time.Millisecond})
 			rec := &recorder{}
-			p := runPhone(t, m, rec, nil)
+			p := runPhone(t, m, rec, func(c *Config) { quietly(t, c) })
 			eventually(t, 10*time.Second, "phone up", rec.up)
 			st := p.State()
 			if st.Manufacturer != prof.Manufacturer || st.IMEI != "356938035643809" || st.ICCID != "8933150319120345678" {
@@ -307,20 +311,22 @@ func TestProfiles(t *testing.T) {
 // its SCTS) than ConcatTimeout is delivered as it is, flagged; a recent
 // incomplete one keeps waiting on the SIM.
 func TestConcatTimeout(t *testing.T) {
-	m := modemsim.Start(t, modemsim.Options{})
-	rec := &recorder{}
-	runPhone(t, m, rec, func(c *Config) { c.ConcatTimeout = 30 * time.Minute })
-	eventually(t, 10*time.Second, "phone up", rec.up)
+	clk, m, rec, _ := fakePhone(t, modemsim.Options{}, func(c *Config) { c.ConcatTimeout = 30 * time.Minute })
+	up := clk.Now()
+	now := up.Truncate(time.Second) // the timestamps' precision
 	text := strings.Repeat("three parts, one never comes. ", 12)
-	old := deliverParts(t, "+33611111111", text, 21, time.Now().Add(-time.Hour))
-	recent := deliverParts(t, "+33622222222", text, 22, time.Now())
+	old := deliverParts(t, "+33611111111", text, 21, now.Add(-time.Hour))
+	recent := deliverParts(t, "+33622222222", text, 22, now)
 	for _, part := range [][]byte{old[0], old[2], recent[0], recent[1]} {
 		if _, err := m.InjectPDU(part); err != nil {
 			t.Fatal(err)
 		}
 	}
 	eventually(t, 10*time.Second, "the old message", func() bool { return rec.count() == 1 })
-	time.Sleep(1500 * time.Millisecond) // ticks and a sweep: the recent one must still wait
+	// The recent one waits for its own timeout, and nothing else is due.
+	waitDeadlines(t, clk, "the recent message waiting", up.Add(30*time.Second), up.Add(10*time.Minute), now.Add(30*time.Minute))
+	clk.AdvanceTo(up.Add(10 * time.Minute)) // probes and a sweep
+	waitDeadlines(t, clk, "after a sweep", up.Add(10*time.Minute+30*time.Second), up.Add(20*time.Minute), now.Add(30*time.Minute))
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	if len(rec.msgs) != 1 {
@@ -340,7 +346,7 @@ func TestConcatTimeout(t *testing.T) {
 func TestMalformedAndBinary(t *testing.T) {
 	m := modemsim.Start(t, modemsim.Options{})
 	rec := &recorder{}
-	runPhone(t, m, rec, nil)
+	runPhone(t, m, rec, func(c *Config) { quietly(t, c) })
 	eventually(t, 10*time.Second, "phone up", rec.up)
 	broken := []byte{0x04, 0x0B, 0x91, 0x33} // an SMS-DELIVER cut off in its address
 	if _, err := m.InjectPDU(broken); err != nil {
@@ -381,7 +387,7 @@ func TestPIN(t *testing.T) {
 			t.Parallel()
 			m := modemsim.Start(t, modemsim.Options{PIN: "1234"})
 			rec := &recorder{}
-			p := runPhone(t, m, rec, func(c *Config) { c.PIN = tt.pin })
+			p := runPhone(t, m, rec, func(c *Config) { quietly(t, c); c.PIN = tt.pin })
 			if tt.up {
 				eventually(t, 10*time.Second, "phone up", rec.up)
 			} else {
@@ -408,7 +414,7 @@ func TestPIN(t *testing.T) {
 func TestDirectMessages(t *testing.T) {
 	m := modemsim.Start(t, modemsim.Options{})
 	rec := &recorder{}
-	runPhone(t, m, rec, func(c *Config) { c.Init = []string{"+CNMI=2,2,0,0,0"} })
+	runPhone(t, m, rec, func(c *Config) { quietly(t, c); c.Init = []string{"+CNMI=2,2,0,0,0"} })
 	eventually(t, 10*time.Second, "phone up", rec.up)
 	if _, err := m.InjectSMS(modemsim.SMS{From: "+33612345678", Text: "routed €"}); err != nil {
 		t.Fatal(err)
@@ -427,20 +433,32 @@ func TestDirectMessages(t *testing.T) {
 // is spent, so the driver sweeps again within seconds instead of leaving
 // the message on the SIM until the next safety sweep, minutes away.
 func TestFailedReadIsSweptSoon(t *testing.T) {
-	m := modemsim.Start(t, modemsim.Options{})
-	rec := &recorder{}
-	runPhone(t, m, rec, func(c *Config) {
-		c.CommandTimeout = 400 * time.Millisecond
+	const timeout = 2 * time.Second
+	clk, m, rec, p := fakePhone(t, modemsim.Options{}, func(c *Config) {
+		c.CommandTimeout = timeout
 		c.SweepInterval = 10 * time.Minute
 		c.ProbeInterval = 10 * time.Minute
 	})
-	eventually(t, 10*time.Second, "phone up", rec.up)
+	up := clk.Now()
+	probeAt, sweepAt := up.Add(10*time.Minute), up.Add(10*time.Minute)
 	m.Hang(1500 * time.Millisecond)
 	if _, err := m.InjectSMS(modemsim.SMS{From: "+33612345678", Text: "read during a hang"}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 15*time.Second, "the message", func() bool { return rec.texts()["read during a hang"] == 1 })
-	eventually(t, 5*time.Second, "an empty SIM", func() bool { return len(m.Stored("SM")) == 0 })
+	// The read waits for its answer, then times out.
+	waitDeadlines(t, clk, "the read", up.Add(timeout), probeAt, sweepAt)
+	clk.AdvanceTo(up.Add(timeout))
+	// The indication is spent: a sweep comes resweepDelay later, long
+	// before the safety sweep.
+	resweep := up.Add(timeout + resweepDelay)
+	waitDeadlines(t, clk, "the resweep", resweep, probeAt, sweepAt)
+	if p.Stats().Timeouts != 1 || rec.count() != 0 {
+		t.Fatalf("before the resweep: %d timeouts, %d messages", p.Stats().Timeouts, rec.count())
+	}
+	clk.AdvanceTo(resweep)
+	eventually(t, 10*time.Second, "the message", func() bool { return rec.texts()["read during a hang"] == 1 })
+	eventually(t, 10*time.Second, "an empty SIM", func() bool { return len(m.Stored("SM")) == 0 })
+	waitDeadlines(t, clk, "idle again", probeAt, sweepAt)
 }
 
 // TestLateRepliesShiftNothing: a read times out because the modem answers
@@ -521,7 +539,7 @@ func TestReusedConcatReference(t *testing.T) {
 		}
 	}
 	rec := &recorder{}
-	runPhone(t, m, rec, nil)
+	runPhone(t, m, rec, func(c *Config) { quietly(t, c) })
 	eventually(t, 15*time.Second, "both messages", func() bool { return len(rec.texts()) == 2 })
 	eventually(t, 10*time.Second, "an empty SIM", func() bool { return len(m.Stored("SM")) == 0 })
 	rec.mu.Lock()
@@ -553,19 +571,30 @@ func (h *hangOnce) HandleSMS(ctx context.Context, msg *Message) error {
 // out. The parts left on the SIM were handed over with the message, so they
 // must be deleted later, never offered again as an incomplete message.
 func TestFailedDeleteOfOnePart(t *testing.T) {
-	m := modemsim.Start(t, modemsim.Options{})
 	rec := &recorder{}
-	runPhone(t, m, &hangOnce{recorder: rec, m: m}, func(c *Config) {
-		c.CommandTimeout = time.Second
+	clk := clock.NewFake(fakeStart)
+	m := modemsim.Start(t, modemsim.Options{Now: clk.Now})
+	p := runPhone(t, m, &hangOnce{recorder: rec, m: m}, func(c *Config) {
+		c.Clock = clk
+		c.CommandTimeout = 2 * time.Second
 		c.ConcatTimeout = 4 * time.Second
+		c.ProbeInterval, c.SweepInterval = 30*time.Second, 10*time.Second
 	})
+	passQuietWaits(t, clk)
 	eventually(t, 10*time.Second, "phone up", rec.up)
 	long := strings.Repeat("three parts ", 30)
 	if _, err := m.InjectSMS(modemsim.SMS{From: "+33612345678", Text: long}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 20*time.Second, "an empty SIM", func() bool { return len(m.Stored("SM")) == 0 })
-	time.Sleep(6 * time.Second) // past ConcatTimeout: a leftover part would have come up
+	drive(t, clk, m, "an empty SIM", func() bool { return len(m.Stored("SM")) == 0 })
+	if p.Stats().Timeouts == 0 || countCommands(m, "+CMGD") != 3 {
+		t.Errorf("%d timeouts and %d deletes answered: the first delete should have timed out, and each part been deleted once",
+			p.Stats().Timeouts, countCommands(m, "+CMGD"))
+	}
+	// Past ConcatTimeout and a safety sweep: a leftover part would have
+	// come up.
+	emptied := clk.Now()
+	drive(t, clk, m, "a minute", func() bool { return !clk.Now().Before(emptied.Add(time.Minute)) })
 	if got := rec.count(); got != 1 {
 		t.Errorf("the message came up %d times, want once", got)
 	}
@@ -579,7 +608,7 @@ func TestPromptLeftOpen(t *testing.T) {
 	m := modemsim.Start(t, modemsim.Options{})
 	leavePromptOpen(t, m)
 	rec := &recorder{}
-	p := runPhone(t, m, rec, nil)
+	p := runPhone(t, m, rec, func(c *Config) { quietly(t, c) })
 	eventually(t, 15*time.Second, "phone up", rec.up)
 	if _, err := p.Send(context.Background(), "+33600000001", "after the prompt", false); err != nil {
 		t.Fatal(err)

@@ -78,7 +78,7 @@ func FuzzReader(f *testing.F) {
 	f.Add([]byte("\r\n+CMT: ,24\r\n0791\r\n> \r\nOK\r\n"))
 	f.Add([]byte("\xff\x00\r\r\n+CMTI: \"SM\",\r\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		e := newEngine(&chunkReader{data: data})
+		e := newEngine(&chunkReader{data: data}, nil)
 		select {
 		case <-e.dead:
 		case <-time.After(5 * time.Second):
@@ -178,7 +178,7 @@ func FuzzReassembly(f *testing.F) {
 			checkReassembly(t, r, sim, rec, parts, reject, false)
 			// As the phone's loop does when a sweep is due (parts held
 			// back are released), or at its safety sweep.
-			if sweep || !r.resweep.IsZero() && !time.Now().Before(r.resweep) {
+			if sweep || !r.resweep.IsZero() && !r.p.now().Before(r.resweep) {
 				if err := r.sweep(ctx, eng); err != nil {
 					t.Fatalf("sweep: %v", err)
 				}

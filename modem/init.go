@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/simhook/simhook/internal/clock"
 )
 
 // initialise brings a freshly opened modem to the state the driver needs:
@@ -84,9 +86,9 @@ func (p *Phone) wakeUp(ctx context.Context, eng *engine) error {
 	if err := eng.cancelPrompt(ctx); err != nil {
 		return err
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := p.now().Add(10 * time.Second)
 	var err error
-	for time.Now().Before(deadline) {
+	for p.now().Before(deadline) {
 		if _, err = eng.Command(ctx, "", 2*time.Second); err == nil {
 			return nil
 		}
@@ -142,7 +144,7 @@ func (p *Phone) unlock(ctx context.Context, eng *engine) error {
 
 // waitRegistered waits up to a minute for network registration.
 func (p *Phone) waitRegistered(ctx context.Context, eng *engine) error {
-	deadline := time.Now().Add(time.Minute)
+	deadline := p.now().Add(time.Minute)
 	for {
 		lines, err := p.cmd(ctx, eng, "+CREG?")
 		if err != nil {
@@ -158,13 +160,11 @@ func (p *Phone) waitRegistered(ctx context.Context, eng *engine) error {
 		if reg == "home" || reg == "roaming" {
 			return nil
 		}
-		if time.Now().After(deadline) {
+		if p.now().After(deadline) {
 			return fmt.Errorf("not registered to a network (%s)", reg)
 		}
-		select {
-		case <-ctx.Done():
+		if !clock.Sleep(p.cfg.Clock, time.Second, ctx.Done()) {
 			return ctx.Err()
-		case <-time.After(time.Second):
 		}
 	}
 }

@@ -68,7 +68,7 @@ func (p *Phone) askIdentity(ctx context.Context, name string) (string, error) {
 		return "", err
 	}
 	defer port.Close()
-	eng := newEngine(port)
+	eng := newEngine(port, p.cfg.Clock)
 	if err := eng.cancelPrompt(ctx); err != nil {
 		return "", err
 	}

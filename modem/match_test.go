@@ -36,7 +36,7 @@ func TestMatch(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := NewPhone(Config{ID: 1, Match: tt.match}, &recorder{})
+			p := NewPhone(Config{ID: 1, Match: tt.match, Clock: quietClock(t)}, &recorder{})
 			ctx := t.Context()
 			got, err := p.match(ctx)
 			if tt.want == "" {
@@ -52,7 +52,7 @@ func TestMatch(t *testing.T) {
 	}
 	// A phone configured by match comes up on the matched port.
 	rec := &recorder{}
-	p := runPhone(t, b, rec, func(c *Config) { c.Port, c.Match = "", Match{IMEI: "350000000000002"} })
+	p := runPhone(t, b, rec, func(c *Config) { quietly(t, c); c.Port, c.Match = "", Match{IMEI: "350000000000002"} })
 	eventually(t, 10*time.Second, "phone up", rec.up)
 	if st := p.State(); st.Port != b.Path() || st.IMEI != "350000000000002" {
 		t.Errorf("state %+v", st)
@@ -90,7 +90,7 @@ func TestMatchLeavesPortsOfOtherPhonesAlone(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := NewPhone(Config{ID: 2, Match: tt.match}, &recorder{}).match(t.Context())
+			got, err := NewPhone(Config{ID: 2, Match: tt.match, Clock: quietClock(t)}, &recorder{}).match(t.Context())
 			if tt.want == "" && err == nil || tt.want != "" && (err != nil || got != tt.want) {
 				t.Errorf("got %q %v, want %q", got, err, tt.want)
 			}
@@ -111,7 +111,7 @@ func TestMatchThroughAPromptLeftOpen(t *testing.T) {
 		return []*enumerator.PortDetails{{Name: m.Path(), IsUSB: true, VID: "2c7c", PID: "0125"}}, nil
 	}
 	leavePromptOpen(t, m)
-	got, err := NewPhone(Config{ID: 1, Match: Match{IMEI: "350000000000021"}}, &recorder{}).match(t.Context())
+	got, err := NewPhone(Config{ID: 1, Match: Match{IMEI: "350000000000021"}, Clock: quietClock(t)}, &recorder{}).match(t.Context())
 	if err != nil || got != m.Path() {
 		t.Errorf("got %q %v, want %q", got, err, m.Path())
 	}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.bug.st/serial"
+
+	"github.com/simhook/simhook/internal/clock"
 )
 
 // Phone drives one modem: it connects, initialises, receives, reports and
@@ -95,10 +97,13 @@ func NewPhone(cfg Config, h Handler) *Phone {
 	p.sink = newLineSink(p.emitTrace)
 	p.trace.logged.Store(cfg.Trace)
 	p.trace.on.Store(cfg.Trace)
-	p.state = State{Phone: cfg.ID, Status: "connecting", Signal: 99, Port: cfg.Port, Since: time.Now()}
-	p.nextRef = uint16(time.Now().UnixNano()%250) + 1
+	p.state = State{Phone: cfg.ID, Status: "connecting", Signal: 99, Port: cfg.Port, Since: p.now()}
+	p.nextRef = uint16(p.now().UnixNano()%250) + 1
 	return p
 }
+
+// now is the time on the phone's clock.
+func (p *Phone) now() time.Time { return p.cfg.Clock.Now() }
 
 // State returns the phone's last state.
 func (p *Phone) State() State {
@@ -113,7 +118,7 @@ func (p *Phone) setState(fn func(s *State)) {
 	before := p.state
 	fn(&p.state)
 	if p.state.Status != before.Status {
-		p.state.Since = time.Now()
+		p.state.Since = p.now()
 	}
 	s := p.state
 	p.mu.Unlock()
@@ -166,7 +171,7 @@ func (p *Phone) engine() *engine {
 // initialisation failures); it starts again from Backoff.Initial as soon as
 // a session reaches up.
 func (p *Phone) Run(ctx context.Context) error {
-	dw := newDevWatch(p.log, p.cfg.devPoll)
+	dw := newDevWatch(p.log, p.cfg.devPoll, p.cfg.Clock)
 	defer dw.Close()
 	pace := newPacer(p.cfg.Backoff)
 	for ctx.Err() == nil {
@@ -252,7 +257,7 @@ func (p *Phone) session(ctx context.Context) (up bool, err error) {
 		port.Close()
 	}()
 	defer close(closed)
-	eng := newEngine(newTracer(port, &p.trace.on, p.sink))
+	eng := newEngine(newTracer(port, &p.trace.on, p.sink), p.cfg.Clock)
 	p.mu.Lock()
 	p.live = eng
 	p.mu.Unlock()
@@ -280,7 +285,7 @@ const openGrace = 2 * time.Second
 
 // open opens the serial port, retrying briefly while the node is new.
 func (p *Phone) open(ctx context.Context, path string) (serial.Port, error) {
-	first := time.Now()
+	first := p.now()
 	for {
 		port, err := serial.Open(path, &serial.Mode{BaudRate: p.cfg.Baud})
 		if err == nil {
@@ -289,13 +294,11 @@ func (p *Phone) open(ctx context.Context, path string) (serial.Port, error) {
 		if !devicePresent(path) {
 			return nil, fmt.Errorf("open %s: %w: %v", path, errNoDevice, err)
 		}
-		if time.Since(first) > openGrace {
+		if clock.Since(p.cfg.Clock, first) > openGrace {
 			return nil, fmt.Errorf("open %s: %w", path, err)
 		}
-		select {
-		case <-ctx.Done():
+		if !clock.Sleep(p.cfg.Clock, 100*time.Millisecond, ctx.Done()) {
 			return nil, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
@@ -323,22 +326,40 @@ func (p *Phone) cmd(ctx context.Context, eng *engine, c string) ([]string, error
 	return lines, err
 }
 
+// dueFloor is the least time between two wakes for due work when the work
+// is still due after the first: a guard against spinning, never reached
+// in normal operation (every due action moves its deadline on).
+const dueFloor = 500 * time.Millisecond
+
 // serve handles indications, probes and sweeps until the port fails.
+//
+// An idle phone wakes only for its health probe and its safety sweep. The
+// rest (a call's caller id, ring gap and +CLCC check; a sweep after a
+// failed read, a retry of a refused message, an incomplete message's
+// timeout) arms one timer for the earliest such deadline, and none while
+// nothing is due.
 func (p *Phone) serve(ctx context.Context, eng *engine) error {
+	clk := p.cfg.Clock
 	r := newReceiver(p)
 	if err := r.sweep(ctx, eng); err != nil && !errors.Is(err, ErrCommand) {
 		return err
 	}
-	probe := time.NewTicker(p.cfg.ProbeInterval)
-	defer probe.Stop()
-	sweep := time.NewTicker(p.cfg.SweepInterval)
-	defer sweep.Stop()
+	probe := clk.NewTimer(p.cfg.ProbeInterval)
+	defer func() { probe.Stop() }()
+	sweep := clk.NewTimer(p.cfg.SweepInterval)
+	defer func() { sweep.Stop() }()
 	calls := newCallTracker(p)
-	tick := time.NewTicker(500 * time.Millisecond)
-	defer tick.Stop()
+	var due wake
+	defer due.stop()
+	var floor time.Time // no wake for work still due before this
 	failures := 0
 	dropped := eng.urcs.droppedCount()
 	for {
+		at, ok := nextDue(calls, r)
+		if ok && at.Before(floor) && !at.After(clk.Now()) {
+			at = floor
+		}
+		due.arm(clk, at, ok)
 		select {
 		case <-ctx.Done():
 			calls.endAll(ctx)
@@ -357,15 +378,19 @@ func (p *Phone) serve(ctx context.Context, eng *engine) error {
 				r.sweepSoon(fmt.Errorf("%d indications dropped (queue full)", d-dropped))
 				dropped = d
 			}
-		case <-tick.C:
+		case <-due.c():
+			due.fired()
 			calls.tick(ctx, eng)
 			if r.hasDue() {
 				if err := r.sweep(ctx, eng); errors.Is(err, ErrClosed) {
 					return err
 				}
 			}
-		case <-probe.C:
-			if err := p.probe(ctx, eng); err != nil {
+			floor = clk.Now().Add(dueFloor)
+		case <-probe.C():
+			err := p.probe(ctx, eng)
+			probe = clk.NewTimer(p.cfg.ProbeInterval)
+			if err != nil {
 				failures++
 				p.log.Warn("health probe failed", "phone", p.cfg.ID, "err", err, "failures", failures)
 				if failures >= 3 || errors.Is(err, ErrClosed) {
@@ -374,12 +399,63 @@ func (p *Phone) serve(ctx context.Context, eng *engine) error {
 				continue
 			}
 			failures = 0
-		case <-sweep.C:
-			if err := r.sweep(ctx, eng); errors.Is(err, ErrClosed) {
+		case <-sweep.C():
+			err := r.sweep(ctx, eng)
+			sweep = clk.NewTimer(p.cfg.SweepInterval)
+			if errors.Is(err, ErrClosed) {
 				return err
 			}
 		}
 	}
+}
+
+// nextDue is the earliest deadline of the call tracker and the receiver,
+// and false when neither has one.
+func nextDue(calls *callTracker, r *receiver) (time.Time, bool) {
+	at, ok := calls.due()
+	if rat, rok := r.due(); rok && (!ok || rat.Before(at)) {
+		at, ok = rat, true
+	}
+	return at, ok
+}
+
+// wake is serve's timer for due work: armed for one deadline, re-armed
+// only when the deadline changes, and stopped when nothing is due.
+type wake struct {
+	t  clock.Timer // nil while disarmed or fired
+	at time.Time
+}
+
+// arm sets the timer for at, or stops it when ok is false.
+func (w *wake) arm(clk clock.Clock, at time.Time, ok bool) {
+	if !ok {
+		w.stop()
+		return
+	}
+	if w.t != nil && w.at.Equal(at) {
+		return
+	}
+	w.stop()
+	w.t, w.at = clk.NewTimer(at.Sub(clk.Now())), at
+}
+
+// stop disarms the timer.
+func (w *wake) stop() {
+	if w.t != nil {
+		w.t.Stop()
+		w.t = nil
+	}
+}
+
+// fired records that the timer's time came.
+func (w *wake) fired() { w.t = nil }
+
+// c is the timer's channel, nil (never ready) while disarmed.
+func (w *wake) c() <-chan time.Time {
+	if w.t == nil {
+		return nil
+	}
+	return w.t.C()
 }
 
 // handleQueued acts on every queued indication. When several new-message

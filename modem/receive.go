@@ -24,6 +24,9 @@ type storedPart struct {
 	tpdu  []byte
 	pdu   *tpdu.TPDU
 	seen  time.Time
+	// arrival orders the parts as the receiver first saw them: unlike
+	// seen, it tells apart parts seen at the same instant.
+	arrival uint64
 }
 
 // concatKey identifies a concatenated message.
@@ -52,6 +55,8 @@ type receiver struct {
 	// outside one): a message completed or flushed there may take a part
 	// listed further on, whose listing is then stale.
 	swept map[int]bool
+	// arrivals counts the parts seen, to order them (storedPart.arrival).
+	arrivals uint64
 	// resweep, when set, is when to sweep again because a read or a sweep
 	// failed (a timeout, a reply cut short) or indications were dropped:
 	// the indications are spent, and the safety sweep may be minutes away.
@@ -61,11 +66,18 @@ type receiver struct {
 // resweepDelay is how long after a failed read or sweep the next sweep runs.
 const resweepDelay = 5 * time.Second
 
+// retryDelay is how long after a handler refused a message (or report) the
+// sweep that offers it again runs.
+const retryDelay = 5 * time.Second
+
 // sweepSoon schedules a sweep for what a failed read or sweep, or a
-// dropped indication, left on the modem.
+// dropped indication, left on the modem. A sweep already scheduled stays,
+// unless it was due already (the sweep that failed was that one): then the
+// next one comes resweepDelay later, so a modem that keeps failing is not
+// swept in a loop.
 func (r *receiver) sweepSoon(err error) {
-	if r.resweep.IsZero() {
-		r.resweep = time.Now().Add(resweepDelay)
+	if now := r.p.now(); r.resweep.IsZero() || !r.resweep.After(now) {
+		r.resweep = now.Add(resweepDelay)
 	}
 	if errors.Is(err, ErrClosed) || errors.Is(err, context.Canceled) {
 		return // the session is ending; the next one starts with a sweep
@@ -81,32 +93,56 @@ func newReceiver(p *Phone) *receiver {
 // hasDue reports whether a retry, a sweep after a failed read or an
 // incomplete message timeout is due.
 func (r *receiver) hasDue() bool {
-	now := time.Now()
-	if !r.resweep.IsZero() && !now.Before(r.resweep) {
-		return true
-	}
-	for _, at := range r.failed {
-		if now.Sub(at) > 5*time.Second {
-			return true
-		}
-	}
-	for _, parts := range r.pending {
-		for _, sp := range parts {
-			if r.expired(sp, now) {
-				return true
-			}
-		}
-	}
-	return false
+	at, ok := r.due()
+	return ok && !r.p.now().Before(at)
 }
 
-// expired reports whether an incomplete message's part is too old.
-func (r *receiver) expired(sp *storedPart, now time.Time) bool {
+// due is when the next sweep is due: a sweep after a failed read or sweep
+// (which, once scheduled, also serves the others), a retry of what a
+// handler refused, or the timeout of an incomplete message. false when
+// nothing waits: an idle phone arms no timer for it.
+func (r *receiver) due() (time.Time, bool) {
+	if !r.resweep.IsZero() {
+		return r.resweep, true
+	}
+	var at time.Time
+	earlier := func(t time.Time) {
+		if at.IsZero() || t.Before(at) {
+			at = t
+		}
+	}
+	for _, failed := range r.failed {
+		earlier(failed.Add(retryDelay))
+	}
+	for _, parts := range r.pending {
+		// The part flushIncomplete judges a message by: its first.
+		var first *storedPart
+		for _, sp := range parts {
+			if first == nil || sp.seq < first.seq {
+				first = sp
+			}
+		}
+		if first != nil {
+			earlier(r.expiry(first))
+		}
+	}
+	return at, !at.IsZero()
+}
+
+// expiry is when an incomplete message's part is too old to wait for the
+// rest: ConcatTimeout after its SCTS, or after it was first seen if that was
+// earlier (a service centre's clock may be ahead).
+func (r *receiver) expiry(sp *storedPart) time.Time {
 	ts := sp.pdu.SCTS.Time
 	if ts.IsZero() || ts.After(sp.seen) {
 		ts = sp.seen
 	}
-	return now.Sub(ts) > r.p.cfg.ConcatTimeout
+	return ts.Add(r.p.cfg.ConcatTimeout)
+}
+
+// expired reports whether an incomplete message's part is too old.
+func (r *receiver) expired(sp *storedPart, now time.Time) bool {
+	return !now.Before(r.expiry(sp))
 }
 
 // sweep lists everything stored and handles it, then delivers incomplete
@@ -175,7 +211,7 @@ func (r *receiver) handlePDU(ctx context.Context, eng *engine, idx int, hexPDU s
 	case tpdu.SmsStatusReport:
 		rep := r.report(t, idx)
 		if err := r.p.h.HandleStatusReport(ctx, rep); err != nil {
-			r.failed[idx] = time.Now()
+			r.failed[idx] = r.p.now()
 			return nil
 		}
 		return r.delete(ctx, eng, idx, line)
@@ -192,7 +228,7 @@ func (r *receiver) handlePDU(ctx context.Context, eng *engine, idx int, hexPDU s
 		}
 	}
 	if !isConcat || segs <= 1 {
-		return r.deliver(ctx, eng, []*storedPart{{index: idx, seq: 1, line: line, tpdu: pm.TPDU, pdu: t, seen: time.Now()}}, 1, false)
+		return r.deliver(ctx, eng, []*storedPart{{index: idx, seq: 1, line: line, tpdu: pm.TPDU, pdu: t, seen: r.p.now()}}, 1, false)
 	}
 	key, _ := concatKeyOf(t)
 	parts := r.pending[key]
@@ -218,7 +254,8 @@ func (r *receiver) handlePDU(ctx context.Context, eng *engine, idx int, hexPDU s
 		return nil
 	}
 	if parts[seq] == nil {
-		parts[seq] = &storedPart{index: idx, seq: seq, line: line, tpdu: pm.TPDU, pdu: t, seen: time.Now()}
+		r.arrivals++
+		parts[seq] = &storedPart{index: idx, seq: seq, line: line, tpdu: pm.TPDU, pdu: t, seen: r.p.now(), arrival: r.arrivals}
 	}
 	if len(parts) < segs {
 		if r.capacity > 0 && r.pendingParts()+len(r.failed)+len(r.held) >= r.capacity {
@@ -301,7 +338,7 @@ func sortedParts(parts map[int]*storedPart) []*storedPart {
 // flushIncomplete delivers incomplete messages that timed out, or the
 // oldest one when the storage is full of parts waiting for the rest.
 func (r *receiver) flushIncomplete(ctx context.Context, eng *engine, stored int) error {
-	now := time.Now()
+	now := r.p.now()
 	used, total := r.storageUse(ctx, eng)
 	// Full of incomplete parts (and refused messages), not of something
 	// the driver cannot free by delivering.
@@ -338,12 +375,12 @@ func (r *receiver) pendingParts() int {
 // first, flagged Incomplete, to free its slots.
 func (r *receiver) flushOldest(ctx context.Context, eng *engine) error {
 	var oldestKey concatKey
-	var oldest time.Time
+	var oldest uint64
 	found := false
 	for key, parts := range r.pending {
 		first := sortedParts(parts)[0]
-		if !found || first.seen.Before(oldest) {
-			oldestKey, oldest, found = key, first.seen, true
+		if !found || first.arrival < oldest {
+			oldestKey, oldest, found = key, first.arrival, true
 		}
 	}
 	if !found {
@@ -363,6 +400,7 @@ func (r *receiver) storageUse(ctx context.Context, eng *engine) (used, total int
 	if err != nil {
 		return 0, 0
 	}
+	r.p.countJunk(strayLines(lines, "+CPMS:"))
 	for _, l := range lines {
 		if hasPrefix(l, "+CPMS:") {
 			// +CPMS: "SM",3,30,"SM",3,30,"SM",3,30: the third is where
@@ -431,7 +469,7 @@ func (r *receiver) deliver(ctx context.Context, eng *engine, parts []*storedPart
 	if err := r.p.h.HandleSMS(ctx, m); err != nil {
 		r.p.log.Warn("message not accepted; it stays on the modem", "phone", r.p.cfg.ID, "err", err)
 		for _, sp := range parts {
-			r.failed[sp.index] = time.Now()
+			r.failed[sp.index] = r.p.now()
 		}
 		return nil
 	}
@@ -474,7 +512,7 @@ func (r *receiver) releaseHeld(parts []*storedPart) {
 		}
 	}
 	if released && r.resweep.IsZero() {
-		r.resweep = time.Now()
+		r.resweep = r.p.now()
 	}
 }
 
@@ -516,7 +554,7 @@ func (r *receiver) malformed(ctx context.Context, eng *engine, idx int, line str
 	r.p.stats.mu.Unlock()
 	r.p.log.Warn("malformed PDU", "phone", r.p.cfg.ID, "index", idx, "err", cause)
 	if err := r.p.h.HandleMalformed(ctx, r.p.cfg.ID, idx, raw, cause); err != nil {
-		r.failed[idx] = time.Now()
+		r.failed[idx] = r.p.now()
 		return nil
 	}
 	return r.delete(ctx, eng, idx, line)

@@ -31,6 +31,9 @@ type fakeSIM struct {
 	cap     int
 	cmd     []byte // a command not yet ended by CR
 	deleted []int  // slots deleted by +CMGD, in order
+	// stray are lines slipped into the answers of commands with these
+	// prefixes (junk on the line while they are in flight).
+	stray map[string]string
 }
 
 // newFakeSIM returns a fake port with cap slots (0: +CPMS? unanswered) and
@@ -39,7 +42,7 @@ func newFakeSIM(tb testing.TB, capacity int) (*fakeSIM, *engine) {
 	tb.Helper()
 	s := &fakeSIM{slots: make(map[int]string), cap: capacity}
 	s.host, s.toHost = io.Pipe()
-	e := newEngine(s)
+	e := newEngine(s, nil)
 	tb.Cleanup(func() {
 		s.toHost.Close()
 		<-e.dead
@@ -78,6 +81,11 @@ func (s *fakeSIM) answerLocked(line string) string {
 	}
 	var b strings.Builder
 	b.WriteString("\r\n")
+	for prefix, l := range s.stray {
+		if strings.HasPrefix(line, prefix) {
+			b.WriteString(l + "\r\n")
+		}
+	}
 	if idx, ok := arg("AT+CMGR="); ok {
 		pdu, ok := s.slots[idx]
 		if !ok {
@@ -357,7 +365,7 @@ func TestConcatSequenceCheckedEndToEnd(t *testing.T) {
 			t.Parallel()
 			m := modemsim.Start(t, modemsim.Options{})
 			rec := &recorder{}
-			runPhone(t, m, rec, nil)
+			runPhone(t, m, rec, func(c *Config) { quietly(t, c) })
 			eventually(t, 10*time.Second, "phone up", rec.up)
 			for _, p := range tt.parts {
 				if _, err := m.InjectPDU(p.encode(t)); err != nil {
@@ -392,7 +400,7 @@ func TestConcatSequenceCheckedEndToEnd(t *testing.T) {
 func TestDirectPartOutOfRange(t *testing.T) {
 	m := modemsim.Start(t, modemsim.Options{})
 	rec := &slotRecorder{}
-	runPhone(t, m, rec, func(c *Config) { c.Init = []string{"+CNMI=2,2,0,0,0"} })
+	runPhone(t, m, rec, func(c *Config) { quietly(t, c); c.Init = []string{"+CNMI=2,2,0,0,0"} })
 	eventually(t, 10*time.Second, "phone up", rec.up)
 	bogus := part{from: alice, ref: 9, count: 2, seq: 200, text: "bogus"}
 	if _, err := m.InjectPDU(bogus.encode(t)); err != nil {
@@ -533,6 +541,26 @@ func TestRepeatedPart(t *testing.T) {
 			}
 			if left := sim.left(); len(left) != 0 || r.pendingParts() != 0 {
 				t.Errorf("slots %v left, %d parts waiting", left, r.pendingParts())
+			}
+		})
+	}
+}
+
+// TestSweepCountsStrayLines: a line that makes no sense, arriving while
+// one of the sweep's commands is in flight, is counted as junk whichever
+// command it lands in.
+func TestSweepCountsStrayLines(t *testing.T) {
+	for _, cmd := range []string{"AT+CMGL", "AT+CPMS?"} {
+		t.Run(cmd, func(t *testing.T) {
+			r, eng, sim, _ := newTestReceiver(t, 30)
+			sim.mu.Lock()
+			sim.stray = map[string]string{cmd: "[2J>>>"}
+			sim.mu.Unlock()
+			if err := r.sweep(context.Background(), eng); err != nil {
+				t.Fatal(err)
+			}
+			if got := r.p.Stats().Junk; got != 1 {
+				t.Errorf("junk %d after a stray line in the answer to %s, want 1", got, cmd)
 			}
 		})
 	}

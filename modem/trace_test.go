@@ -94,7 +94,11 @@ func TestTraceEndToEnd(t *testing.T) {
 	var logs syncBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	rec := &recorder{}
-	p := runPhone(t, m, rec, func(c *Config) { c.PIN, c.Trace, c.Logger = "4711", true, logger })
+	clk := quietClock(t)
+	p := runPhone(t, m, rec, func(c *Config) {
+		c.Clock, c.ProbeInterval = clk, time.Hour
+		c.PIN, c.Trace, c.Logger = "4711", true, logger
+	})
 	eventually(t, 10*time.Second, "phone up", rec.up)
 	out := logs.String()
 	for _, want := range []string{`msg=at phone=1 dir=w line="AT+CPIN=****"`, `line="AT+CNMI=`, `dir=r line=OK`} {
@@ -109,6 +113,7 @@ func TestTraceEndToEnd(t *testing.T) {
 	p.SetTrace(false)
 	lines, stop := p.SubscribeTrace()
 	before := strings.Count(logs.String(), "msg=at ")
+	clk.Advance(time.Hour) // the health probe
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	sawCSQ := false

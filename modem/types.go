@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"time"
+
+	"github.com/simhook/simhook/internal/clock"
 )
 
 // Config configures one phone.
@@ -50,6 +52,10 @@ type Config struct {
 	// Trace logs every line exchanged with the modem at debug level, PINs
 	// masked (SetTrace changes it on a running phone).
 	Trace bool
+	// Clock times every wait of the phone: command timeouts, probes,
+	// sweeps, ring gaps, reassembly timeouts, reconnection backoff. Nil
+	// means the real clock; tests inject a fake one.
+	Clock clock.Clock
 
 	// devPoll and matchDirs override devPollEvery and matchDirs (tests).
 	devPoll   time.Duration
@@ -90,6 +96,7 @@ func (c Config) withDefaults() Config {
 	if c.Backoff.Max <= 0 {
 		c.Backoff.Max = time.Minute
 	}
+	c.Clock = clock.Or(c.Clock)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

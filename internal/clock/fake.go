@@ -1,6 +1,7 @@
 package clock
 
 import (
+	"slices"
 	"sync"
 	"time"
 )
@@ -13,7 +14,7 @@ type Fake struct {
 	mu      sync.Mutex
 	now     time.Time
 	timers  map[*fakeTimer]struct{}
-	changed chan struct{} // closed and replaced when the set of timers grows
+	changed chan struct{} // closed and replaced when the set of timers changes
 }
 
 type fakeTimer struct {
@@ -45,19 +46,39 @@ func (f *Fake) NewTimer(d time.Duration) Timer {
 		return t
 	}
 	f.timers[t] = struct{}{}
+	f.notifyLocked()
+	return t
+}
+
+// notifyLocked wakes the waiters; f.mu is held.
+func (f *Fake) notifyLocked() {
 	close(f.changed)
 	f.changed = make(chan struct{})
-	return t
 }
 
 // Advance moves the time on by d and fires the timers that became due.
 func (f *Fake) Advance(d time.Duration) { f.Set(f.Now().Add(d)) }
+
+// AdvanceTo moves the time on to t, if t is later, and fires the timers
+// that became due. Unlike Set it never moves the time back, so two
+// goroutines may move one Fake forward.
+func (f *Fake) AdvanceTo(t time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if t.After(f.now) {
+		f.setLocked(t)
+	}
+}
 
 // Set moves the time to t (backwards too, as a clock set back by NTP does)
 // and fires the timers that became due.
 func (f *Fake) Set(t time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.setLocked(t)
+}
+
+func (f *Fake) setLocked(t time.Time) {
 	f.now = t
 	for tm := range f.timers {
 		if !tm.at.After(f.now) {
@@ -65,6 +86,7 @@ func (f *Fake) Set(t time.Time) {
 			delete(f.timers, tm)
 		}
 	}
+	f.notifyLocked()
 }
 
 // Pending is the number of timers armed and not yet fired or stopped.
@@ -87,12 +109,36 @@ func (f *Fake) Next() (time.Time, bool) {
 	return next, !next.IsZero()
 }
 
+// Deadlines are the deadlines of the armed timers, earliest first.
+func (f *Fake) Deadlines() []time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.deadlinesLocked()
+}
+
+func (f *Fake) deadlinesLocked() []time.Time {
+	out := make([]time.Time, 0, len(f.timers))
+	for t := range f.timers {
+		out = append(out, t.at)
+	}
+	slices.SortFunc(out, func(a, b time.Time) int { return a.Compare(b) })
+	return out
+}
+
 // WaitTimers blocks until at least n timers are armed or done is closed; it
 // reports whether they are.
 func (f *Fake) WaitTimers(n int, done <-chan struct{}) bool {
+	return f.WaitUntil(func(_ time.Time, deadlines []time.Time) bool { return len(deadlines) >= n }, done)
+}
+
+// WaitUntil blocks until cond holds or done is closed; it reports whether
+// cond held. cond gets the time and the deadlines of the armed timers,
+// earliest first; it is checked at once and again whenever a timer is
+// armed, stopped or fires, or the time is set. It must not call f.
+func (f *Fake) WaitUntil(cond func(now time.Time, deadlines []time.Time) bool, done <-chan struct{}) bool {
 	for {
 		f.mu.Lock()
-		if len(f.timers) >= n {
+		if cond(f.now, f.deadlinesLocked()) {
 			f.mu.Unlock()
 			return true
 		}
@@ -113,6 +159,9 @@ func (t *fakeTimer) Stop() bool {
 	t.clk.mu.Lock()
 	defer t.clk.mu.Unlock()
 	_, pending := t.clk.timers[t]
-	delete(t.clk.timers, t)
+	if pending {
+		delete(t.clk.timers, t)
+		t.clk.notifyLocked()
+	}
 	return pending
 }

@@ -72,3 +72,55 @@ func TestFakeStopAndWait(t *testing.T) {
 		t.Error("WaitTimers reported true after done with too few timers")
 	}
 }
+
+func TestFakeDeadlinesAndWaitUntil(t *testing.T) {
+	start := time.Unix(100, 0)
+	f := NewFake(start)
+	done := make(chan struct{})
+	defer close(done)
+	a := f.NewTimer(3 * time.Second)
+	f.NewTimer(time.Second)
+	f.NewTimer(2 * time.Second)
+	want := []time.Time{start.Add(time.Second), start.Add(2 * time.Second), start.Add(3 * time.Second)}
+	if got := f.Deadlines(); len(got) != len(want) || !got[0].Equal(want[0]) || !got[1].Equal(want[1]) || !got[2].Equal(want[2]) {
+		t.Fatalf("Deadlines = %v, want %v", got, want)
+	}
+	// A stop is a change: a waiter for fewer timers wakes.
+	two := make(chan bool)
+	go func() {
+		two <- f.WaitUntil(func(_ time.Time, d []time.Time) bool { return len(d) == 2 }, done)
+	}()
+	a.Stop()
+	if !<-two {
+		t.Error("WaitUntil did not see the stop")
+	}
+	// So is a move of the time: a waiter for a time wakes.
+	late := make(chan bool)
+	go func() {
+		late <- f.WaitUntil(func(now time.Time, _ []time.Time) bool { return !now.Before(start.Add(time.Minute)) }, done)
+	}()
+	f.Advance(time.Minute)
+	if !<-late {
+		t.Error("WaitUntil did not see the time move")
+	}
+	if got := f.Deadlines(); len(got) != 0 {
+		t.Errorf("Deadlines after every timer fired = %v", got)
+	}
+	f.NewTimer(time.Second)
+	f.AdvanceTo(start) // earlier: no move, nothing fires
+	if got := f.Now(); !got.Equal(start.Add(time.Minute)) {
+		t.Errorf("AdvanceTo an earlier time moved the clock to %v", got)
+	}
+	if n := f.Pending(); n != 1 {
+		t.Errorf("Pending = %d after AdvanceTo an earlier time, want 1", n)
+	}
+	f.AdvanceTo(start.Add(time.Minute + time.Second))
+	if n := f.Pending(); n != 0 {
+		t.Errorf("Pending = %d after AdvanceTo the deadline, want 0", n)
+	}
+	never := make(chan struct{})
+	close(never)
+	if f.WaitUntil(func(time.Time, []time.Time) bool { return false }, never) {
+		t.Error("WaitUntil reported true for a condition that never held")
+	}
+}

@@ -1,0 +1,304 @@
+package modem
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/simhook/simhook/internal/clock"
+	"github.com/simhook/simhook/modem/modemsim"
+)
+
+// fakeStart is where the fake clocks of the tests start: a whole second,
+// so that a PDU's timestamp (to the second) is the fake time itself.
+var fakeStart = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// passQuietWaits moves clk through the engine's quiet waits (resyncQuiet
+// and shorter) as they are armed, until the test ends, so that a phone on
+// a fake clock initialises without the test stepping through it. Every
+// longer wait (a command's deadline, a probe, a sweep, a ring gap, a
+// reassembly timeout, a backoff) moves only when the test moves it.
+func passQuietWaits(t *testing.T, clk *clock.Fake) {
+	t.Helper()
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	t.Cleanup(func() { close(done); <-stopped })
+	go func() {
+		defer close(stopped)
+		for {
+			var next time.Time
+			short := func(now time.Time, deadlines []time.Time) bool {
+				for _, at := range deadlines {
+					if at.Sub(now) <= resyncQuiet {
+						next = at
+						return true
+					}
+				}
+				return false
+			}
+			if !clk.WaitUntil(short, done) {
+				return
+			}
+			// Lines on their way to the engine are in before the wait
+			// ends; the engine counts queued lines before its verdict.
+			time.Sleep(2 * time.Millisecond)
+			clk.AdvanceTo(next)
+		}
+	}()
+}
+
+// waitDeadlines waits until the armed timers of clk are exactly want.
+func waitDeadlines(t *testing.T, clk *clock.Fake, what string, want ...time.Time) {
+	t.Helper()
+	same := func(_ time.Time, got []time.Time) bool { return sameTimes(got, want) }
+	if !waitClock(clk, same) {
+		t.Fatalf("%s: timers armed for %v, want %v", what, relative(clk, clk.Deadlines()), relative(clk, want))
+	}
+}
+
+// waitClock waits for cond on clk, for a generous while (a test that
+// fails must not hang).
+func waitClock(clk *clock.Fake, cond func(now time.Time, deadlines []time.Time) bool) bool {
+	giveUp := make(chan struct{})
+	t := time.AfterFunc(20*time.Second, func() { close(giveUp) })
+	defer t.Stop()
+	return clk.WaitUntil(cond, giveUp)
+}
+
+// relative shows deadlines as durations from the fake time.
+func relative(clk *clock.Fake, at []time.Time) []time.Duration {
+	now := clk.Now()
+	out := make([]time.Duration, len(at))
+	for i, a := range at {
+		out[i] = a.Sub(now)
+	}
+	return out
+}
+
+// countCommands counts the commands the modem got that start with prefix.
+func countCommands(m *modemsim.Modem, prefix string) int {
+	n := 0
+	for _, c := range m.Commands() {
+		if strings.HasPrefix(strings.ToUpper(c), prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+// fakePhone runs a phone on the simulator with a fake clock whose quiet
+// waits pass by themselves, and waits until it is up.
+func fakePhone(t *testing.T, opts modemsim.Options, tune func(*Config)) (*clock.Fake, *modemsim.Modem, *recorder, *Phone) {
+	t.Helper()
+	clk := clock.NewFake(fakeStart)
+	opts.Now = clk.Now
+	m := modemsim.Start(t, opts)
+	rec := &recorder{}
+	p := runPhone(t, m, rec, func(c *Config) {
+		c.Clock = clk
+		c.ProbeInterval, c.SweepInterval = 30*time.Second, 10*time.Minute
+		if tune != nil {
+			tune(c)
+		}
+	})
+	passQuietWaits(t, clk)
+	giveUp := time.Now().Add(10 * time.Second)
+	for !rec.up() {
+		if time.Now().After(giveUp) {
+			t.Fatalf("phone not up: state %+v, timers %v, the modem got %q", p.State(), relative(clk, clk.Deadlines()), m.Commands())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return clk, m, rec, p
+}
+
+// TestIdlePhoneArmsOnlyProbeAndSweep: once up and idle, a phone has
+// exactly two timers armed, its health probe and its safety sweep, and
+// after each of them fires it has those two again and nothing else (no
+// tick, no poll).
+func TestIdlePhoneArmsOnlyProbeAndSweep(t *testing.T) {
+	clk, m, _, _ := fakePhone(t, modemsim.Options{}, nil)
+	up := clk.Now()
+	probeAt, sweepAt := up.Add(30*time.Second), up.Add(10*time.Minute)
+	waitDeadlines(t, clk, "idle", probeAt, sweepAt)
+	probes, sweeps := countCommands(m, "+CSQ"), countCommands(m, "+CMGL")
+
+	clk.AdvanceTo(probeAt.Add(-time.Millisecond))
+	if got := clk.Deadlines(); len(got) != 2 || !got[0].Equal(probeAt) {
+		t.Fatalf("just before the probe, timers at %v", relative(clk, got))
+	}
+	// Probe after probe up to the sweep, which comes with the 20th.
+	for at := probeAt; at.Before(sweepAt); at = at.Add(30 * time.Second) {
+		clk.AdvanceTo(at)
+		waitDeadlines(t, clk, "after a probe", at.Add(30*time.Second), sweepAt)
+	}
+	clk.AdvanceTo(sweepAt)
+	waitDeadlines(t, clk, "after the sweep", sweepAt.Add(30*time.Second), sweepAt.Add(10*time.Minute))
+	if got := countCommands(m, "+CSQ"); got != probes+20 {
+		t.Errorf("%d probes in 10 minutes, want 20", got-probes)
+	}
+	if got := countCommands(m, "+CMGL"); got != sweeps+1 {
+		t.Errorf("%d sweeps in 10 minutes, want 1", got-sweeps)
+	}
+}
+
+// TestCallEndsAtTheRingGap: a call that stops ringing (one RING and +CLIP,
+// then silence) ends when the fake clock reaches RingGap after the ring,
+// not before; meanwhile +CLCC checks it once a second.
+func TestCallEndsAtTheRingGap(t *testing.T) {
+	const gap = 4 * time.Second
+	clk, m, rec, _ := fakePhone(t, modemsim.Options{RingInterval: time.Hour}, func(c *Config) {
+		c.RingGap = gap
+		c.CommandTimeout = time.Minute
+	})
+	rang := clk.Now()
+	m.InjectCall("+33698765432")
+	calls := func() []CallEvent {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return append([]CallEvent(nil), rec.calls...)
+	}
+	eventually(t, 10*time.Second, "call start", func() bool { return len(calls()) == 1 })
+	for i := 1; i <= int(gap/clccEvery); i++ {
+		// The next thing due for the call: a +CLCC check or the ring gap
+		// (the probe and sweep are further away).
+		var next time.Time
+		due := func(now time.Time, deadlines []time.Time) bool {
+			for _, at := range deadlines {
+				if at.After(now) && !at.After(rang.Add(gap)) {
+					next = at
+					return true
+				}
+			}
+			return false
+		}
+		if !waitClock(clk, due) {
+			t.Fatalf("step %d: nothing armed for the call: %v", i, relative(clk, clk.Deadlines()))
+		}
+		if want := rang.Add(time.Duration(i) * clccEvery); !next.Equal(want) {
+			t.Errorf("step %d: call timer at %v, want %v", i, next.Sub(rang), want.Sub(rang))
+		}
+		if len(calls()) != 1 {
+			t.Fatalf("step %d: the call ended before the ring gap: %+v", i, calls())
+		}
+		clk.AdvanceTo(next)
+	}
+	eventually(t, 10*time.Second, "call end", func() bool { return len(calls()) == 2 })
+	got := calls()
+	if got[0].Ended || got[0].Number != "+33698765432" || !got[0].At.Equal(rang) {
+		t.Errorf("start %+v, want +33698765432 at the ring", got[0])
+	}
+	if !got[1].Ended || !got[1].At.Equal(rang.Add(gap)) {
+		t.Errorf("end %+v, want %v after the ring", got[1], gap)
+	}
+	if n := countCommands(m, "+CLCC"); n != int(gap/clccEvery) {
+		t.Errorf("%d +CLCC checks during a %v ring gap, want %d", n, gap, int(gap/clccEvery))
+	}
+	waitDeadlines(t, clk, "after the call", rang.Add(30*time.Second), rang.Add(10*time.Minute))
+}
+
+// TestIncompleteMessageAtItsTimeout: two parts of three wait on the SIM;
+// the sweep that delivers them flagged comes when the fake clock reaches
+// ConcatTimeout after the first part's timestamp, not a second before.
+func TestIncompleteMessageAtItsTimeout(t *testing.T) {
+	const timeout = 30 * time.Minute
+	clk, m, rec, _ := fakePhone(t, modemsim.Options{}, func(c *Config) {
+		c.ConcatTimeout = timeout
+		c.SweepInterval = 24 * time.Hour
+		c.ProbeInterval = 24 * time.Hour
+	})
+	up := clk.Now()
+	sent := up.Truncate(time.Second) // the timestamp's precision
+	parts := deliverParts(t, "+33611111111", strings.Repeat("three parts, one never comes. ", 12), 31, sent)
+	if len(parts) != 3 {
+		t.Fatalf("%d parts, want 3", len(parts))
+	}
+	for _, part := range [][]byte{parts[0], parts[2]} {
+		if _, err := m.InjectPDU(part); err != nil {
+			t.Fatal(err)
+		}
+	}
+	expiry := sent.Add(timeout)
+	probeAt, sweepAt := up.Add(24*time.Hour), up.Add(24*time.Hour)
+	waitDeadlines(t, clk, "waiting for the missing part", expiry, probeAt, sweepAt)
+	sweeps := countCommands(m, "+CMGL")
+	clk.AdvanceTo(expiry.Add(-time.Second))
+	if got := clk.Deadlines(); len(got) != 3 || !got[0].Equal(expiry) {
+		t.Fatalf("a second before the timeout, timers at %v", relative(clk, got))
+	}
+	if rec.count() != 0 || countCommands(m, "+CMGL") != sweeps {
+		t.Fatalf("swept or delivered before the timeout: %d messages", rec.count())
+	}
+	clk.AdvanceTo(expiry)
+	eventually(t, 10*time.Second, "the incomplete message", func() bool { return rec.count() == 1 })
+	eventually(t, 10*time.Second, "an empty SIM", func() bool { return len(m.Stored("SM")) == 0 })
+	rec.mu.Lock()
+	got := rec.msgs[0]
+	rec.mu.Unlock()
+	if !got.Incomplete || got.Parts != 3 || len(got.PDUs) != 2 || got.Originator != "+33611111111" {
+		t.Errorf("incomplete %v parts %d pdus %d from %q", got.Incomplete, got.Parts, len(got.PDUs), got.Originator)
+	}
+	if n := countCommands(m, "+CMGL"); n != sweeps+1 {
+		t.Errorf("%d sweeps at the timeout, want 1", n-sweeps)
+	}
+	waitDeadlines(t, clk, "nothing left to wait for", probeAt, sweepAt)
+}
+
+// drive moves clk to its earliest deadline each time the phone has gone
+// still (the same timers armed and no command to the modem for a few
+// milliseconds), until cond holds: the phone then runs as if time passed
+// only while it waited. It fails the test if cond does not hold within a
+// generous while.
+func drive(t *testing.T, clk *clock.Fake, m *modemsim.Modem, what string, cond func() bool) {
+	t.Helper()
+	const still = 5 * time.Millisecond
+	giveUp := time.Now().Add(30 * time.Second)
+	var last []time.Time
+	lastCommands := -1
+	since := time.Now()
+	for !cond() {
+		if time.Now().After(giveUp) {
+			t.Fatalf("timed out waiting for %s (fake time %v, timers %v)", what, clk.Now().Sub(fakeStart), relative(clk, clk.Deadlines()))
+		}
+		deadlines, commands := clk.Deadlines(), len(m.Commands())
+		switch {
+		case !sameTimes(deadlines, last) || commands != lastCommands:
+			last, lastCommands, since = deadlines, commands, time.Now()
+		case len(deadlines) > 0 && time.Since(since) >= still:
+			clk.AdvanceTo(deadlines[0])
+			since = time.Now()
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func sameTimes(a, b []time.Time) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !a[i].Equal(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// quietly puts a phone on a fake clock that moves only through the
+// engine's quiet waits and short backoffs (passQuietWaits), its probe and
+// sweep an hour away: for a test to which the phone's time does not matter,
+// which then does not sit out a quiet wait at each connection.
+func quietly(t *testing.T, c *Config) {
+	t.Helper()
+	c.Clock = quietClock(t)
+	c.ProbeInterval, c.SweepInterval = time.Hour, time.Hour
+}
+
+// quietClock is a fake clock that moves only through quiet waits and short
+// backoffs (passQuietWaits).
+func quietClock(t *testing.T) *clock.Fake {
+	t.Helper()
+	clk := clock.NewFake(fakeStart)
+	passQuietWaits(t, clk)
+	return clk
+}
