@@ -153,7 +153,7 @@ func TestListShowCompact(t *testing.T) {
 		t.Errorf("compacted file: %+v", st)
 	}
 	checkCounts(t, c)
-	checkFile(t, c.DB())
+	checkFile(t, c.db)
 }
 
 // TestPurgeLeavesRetentionAlone: a purge by age while the dispatcher runs

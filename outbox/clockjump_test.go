@@ -39,7 +39,7 @@ func (c *jumpClock) set(off time.Duration) {
 func deliveryOf(t *testing.T, o *Outbox, seq uint64, endpoint string) deliveryRecord {
 	t.Helper()
 	var d deliveryRecord
-	err := o.DB().View(func(tx *bbolt.Tx) error {
+	err := o.db.View(func(tx *bbolt.Tx) error {
 		var err error
 		d, _, err = getDelivery(tx, seq, endpoint)
 		return err

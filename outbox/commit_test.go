@@ -77,7 +77,7 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 					t.Errorf("event %d: failing body ran %d times", i, bodyRuns[i].Load())
 				}
 			}
-			err := o.DB().View(func(tx *bbolt.Tx) error {
+			err := o.db.View(func(tx *bbolt.Tx) error {
 				if got := tx.Bucket(eventsBucket).Stats().KeyN; got != want {
 					t.Errorf("%d events stored, want %d", got, want)
 				}
@@ -93,7 +93,7 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkFile(t, o.DB())
+			checkFile(t, o.db)
 			checkCounts(t, o)
 		})
 	}

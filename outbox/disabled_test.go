@@ -87,5 +87,5 @@ func TestDisabledEndpointQueueAgesOut(t *testing.T) {
 	}
 	stop()
 	checkCounts(t, o)
-	checkFile(t, o.DB())
+	checkFile(t, o.db)
 }

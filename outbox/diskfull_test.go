@@ -77,10 +77,10 @@ func TestDiskFull(t *testing.T) {
 		})
 		return events, keys
 	}
-	if e, k := countEvents(o.DB()); e != acked || k != acked {
+	if e, k := countEvents(o.db); e != acked || k != acked {
 		t.Fatalf("after the failure: %d events and %d dedupe keys, want %d", e, k, acked)
 	}
-	checkFile(t, o.DB())
+	checkFile(t, o.db)
 
 	// Space comes back: the same event now goes in.
 	if err := os.Remove(filler); err != nil {

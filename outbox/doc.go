@@ -90,9 +90,10 @@
 //
 // # Sharing the file
 //
-// The file also holds the agent's own small buckets (prefix "agent/"); they
-// are written through Update or Event.Also, which join the group commit,
-// and read through DB().View. bbolt locks the file while it is open, so
+// The file also holds the agent's own buckets (prefix "agent/"), owned by
+// package store: it writes them through Update or Event.Also, which join
+// the group commit, and reads them through View; nothing else touches
+// them. bbolt locks the file while it is open, so
 // while the agent runs, the CLI goes through the agent's API; with the
 // agent stopped it may Open the file itself (List, Show, Retry, Purge) or
 // Compact it into a new one.

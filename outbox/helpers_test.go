@@ -188,7 +188,7 @@ func checkFile(t *testing.T, db *bbolt.DB) {
 // checkCounts compares the running counters with a full recount.
 func checkCounts(t *testing.T, o *Outbox) {
 	t.Helper()
-	err := o.DB().View(func(tx *bbolt.Tx) error {
+	err := o.db.View(func(tx *bbolt.Tx) error {
 		want := recount(tx)
 		got := make(map[string]int64)
 		_ = tx.Bucket(countsBucket).ForEach(func(k, v []byte) error {

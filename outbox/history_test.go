@@ -26,7 +26,7 @@ func settleAs(t *testing.T, o *Outbox, status int) {
 
 // cursors is how many cursors the file's transactions have opened (every
 // seek and every Get opens one): a measure of the records a call visits.
-func cursors(o *Outbox) int64 { s := o.DB().Stats(); return s.TxStats.GetCursorCount() }
+func cursors(o *Outbox) int64 { s := o.db.Stats(); return s.TxStats.GetCursorCount() }
 
 // TestPeriodicWorkDoesNotGrowWithHistory: retention and Stats, which run
 // periodically for months, visit what is due or pending, not every event

@@ -15,7 +15,7 @@ import (
 func indexed(t *testing.T, o *Outbox, bucket []byte) []uint64 {
 	t.Helper()
 	var seqs []uint64
-	if err := o.DB().View(func(tx *bbolt.Tx) error {
+	if err := o.db.View(func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucket).ForEach(func(k, _ []byte) error {
 			if _, seq, ok := finishKeyParts(k); ok {
 				seqs = append(seqs, seq)
@@ -53,7 +53,7 @@ func TestMigrateV1File(t *testing.T) {
 	}
 	defer o.Close()
 	var version uint64
-	_ = o.DB().View(func(tx *bbolt.Tx) error { version = getU64(tx.Bucket(metaBucket), schemaKey); return nil })
+	_ = o.db.View(func(tx *bbolt.Tx) error { version = getU64(tx.Bucket(metaBucket), schemaKey); return nil })
 	if version != schemaVersion {
 		t.Errorf("layout %d after Open, want %d", version, schemaVersion)
 	}
@@ -83,7 +83,7 @@ func TestMigrateV1File(t *testing.T) {
 			t.Fatal(err)
 		}
 		var left []uint64
-		_ = o.DB().View(func(tx *bbolt.Tx) error {
+		_ = o.db.View(func(tx *bbolt.Tx) error {
 			return tx.Bucket(eventsBucket).ForEach(func(k, _ []byte) error { left = append(left, seqOf(k)); return nil })
 		})
 		if !slices.Equal(left, s.left) {
@@ -91,5 +91,5 @@ func TestMigrateV1File(t *testing.T) {
 		}
 	}
 	checkCounts(t, o)
-	checkFile(t, o.DB())
+	checkFile(t, o.db)
 }

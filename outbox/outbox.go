@@ -95,9 +95,6 @@ func (o *Outbox) Close() error {
 	return o.db.Close()
 }
 
-// DB exposes the bbolt handle for reads (View) of the agent's buckets.
-func (o *Outbox) DB() *bbolt.DB { return o.db }
-
 // Path is the file's path.
 func (o *Outbox) Path() string { return o.path }
 

@@ -47,6 +47,6 @@ func TestRetention(t *testing.T) {
 			t.Errorf("key %d: duplicate %v, want %v", i, res.Duplicate, wantDup)
 		}
 	}
-	checkFile(t, o.DB())
+	checkFile(t, o.db)
 	checkCounts(t, o)
 }
