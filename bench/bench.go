@@ -34,6 +34,12 @@ type Options struct {
 	FootprintPhones int
 	Idle            time.Duration
 	DrainSMS        int
+	// IdlePhones, if set, are the phone counts to measure Binary idle
+	// with, IdleFor each after IdleSettle (default IdleWindow and
+	// IdleSettle); see MeasureIdle.
+	IdlePhones []int
+	IdleFor    time.Duration
+	IdleSettle time.Duration
 	// ModuleDir, if set, is the source tree to build the binaries of every
 	// architecture from, for their sizes.
 	ModuleDir string
@@ -46,6 +52,7 @@ func Defaults() Options {
 	return Options{
 		Count: 1000, Burst: 50, Delay: 200 * time.Millisecond, DelayedCount: 100, Startup: 200,
 		OutboxEvents: 100_000, FootprintPhones: 3, Idle: time.Minute, DrainSMS: 600,
+		IdlePhones: []int{1, 16}, IdleFor: IdleWindow, IdleSettle: IdleSettle,
 	}
 }
 
@@ -66,6 +73,7 @@ type Results struct {
 
 	Outbox    *OutboxFigures   `json:"outbox,omitempty"`
 	Footprint *Footprint       `json:"footprint,omitempty"`
+	Idle      []Idle           `json:"idle,omitempty"`
 	Sizes     map[string]int64 `json:"binary_sizes,omitempty"`
 }
 
@@ -118,13 +126,30 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 		}
 		r.Outbox = &f
 	}
-	if o.Binary != "" {
+	if o.Binary != "" && o.FootprintPhones > 0 {
 		step("footprint of %s: %d phones idle for %s, then a drain of %d SMS", o.Binary, o.FootprintPhones, o.Idle, o.DrainSMS)
 		f, err := MeasureFootprint(ctx, o.Binary, o.FootprintPhones, o.Idle, o.DrainSMS)
 		if err != nil {
 			return r, fmt.Errorf("footprint: %w", err)
 		}
 		r.Footprint = &f
+	}
+	if o.Binary != "" {
+		idle, settle := o.IdleFor, o.IdleSettle
+		if idle <= 0 {
+			idle = IdleWindow
+		}
+		if settle <= 0 {
+			settle = IdleSettle
+		}
+		for _, n := range o.IdlePhones {
+			step("idle footprint of %s: %d phones, %s after %s settling", o.Binary, n, idle, settle)
+			f, err := MeasureIdle(ctx, o.Binary, n, idle, settle)
+			if err != nil {
+				return r, fmt.Errorf("idle footprint, %d phones: %w", n, err)
+			}
+			r.Idle = append(r.Idle, f)
+		}
 	}
 	if o.ModuleDir != "" {
 		step("binary sizes")
@@ -147,6 +172,19 @@ func (r *Results) WriteJSON(path string) error {
 // WriteTable prints the results for a person.
 func (r *Results) WriteTable(w io.Writer) {
 	fmt.Fprintf(w, "simhook %s — %s — %s\n\n", r.Version, r.Date.Format("2006-01-02 15:04 MST"), r.Machine)
+	if r.Single.N+r.Bursts.N+r.SingleDelayed.N+r.BurstsDelayed.N > 0 {
+		r.writeLatencies(w)
+	}
+	if r.StartupDrain > 0 || r.StartupDrainDelayed > 0 || r.Outbox != nil || r.Footprint != nil || len(r.Sizes) > 0 {
+		r.writeFigures(w)
+	}
+	if len(r.Idle) > 0 {
+		WriteIdleTable(w, r.Idle)
+	}
+}
+
+// writeLatencies prints the latency table.
+func (r *Results) writeLatencies(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "figure\tmodem delay\tn\tp50\tp99\tmax")
 	lat := func(name string, delay time.Duration, l Latencies) {
@@ -160,7 +198,11 @@ func (r *Results) WriteTable(w io.Writer) {
 	lat(fmt.Sprintf("+CMTI → verified webhook, bursts of %d", r.Options.Burst), r.Options.Delay, r.BurstsDelayed)
 	tw.Flush()
 	fmt.Fprintln(w)
-	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+}
+
+// writeFigures prints the table of single figures.
+func (r *Results) writeFigures(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "figure\tvalue")
 	if r.StartupDrain > 0 {
 		fmt.Fprintf(tw, "start-up drain, %d stored SMS (no delay)\t%s\n", r.Options.Startup, ms(r.StartupDrain))
@@ -184,6 +226,7 @@ func (r *Results) WriteTable(w io.Writer) {
 		}
 	}
 	tw.Flush()
+	fmt.Fprintln(w)
 }
 
 func ms(d time.Duration) string {

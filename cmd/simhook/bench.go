@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/simhook/simhook/bench"
@@ -14,7 +16,7 @@ import (
 // modems and a local verifying receiver, prints a table and writes JSON.
 func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	d := bench.Defaults()
-	fs := newFlagSet("bench", "[--quick] [--json FILE] [flags]", "Measure latency, throughput and footprint on the simulator (see BENCHMARKS.md).")
+	fs := newFlagSet("bench", "[--quick | --idle-only] [--json FILE] [flags]", "Measure latency, throughput and footprint on the simulator (see BENCHMARKS.md).")
 	quick := fs.Bool("quick", false, "small counts, for a smoke run (figures are not comparable)")
 	fs.IntVar(&d.Count, "count", d.Count, "single-part SMS for the latency figures")
 	fs.IntVar(&d.Burst, "burst", d.Burst, "burst size")
@@ -24,6 +26,10 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&d.OutboxEvents, "outbox-events", d.OutboxEvents, "backlog size for the outbox figures")
 	footprint := fs.Bool("footprint", true, "measure this binary's idle and drain footprint as a separate `simhook run` process")
 	fs.DurationVar(&d.Idle, "idle", d.Idle, "idle time for the footprint")
+	idlePhones := fs.String("footprint-phones", joinInts(d.IdlePhones), "phone `counts` to measure the idle agent with, one row each (empty: none)")
+	fs.DurationVar(&d.IdleFor, "footprint-idle", d.IdleFor, "idle window for each of those counts (the targets are stated for 30s)")
+	binary := fs.String("footprint-binary", "", "measure this simhook `executable` instead of the running one (build it as shipped: CGO_ENABLED=0 -trimpath -ldflags='-s -w')")
+	idleOnly := fs.Bool("idle-only", false, "measure only the idle footprint for --footprint-phones")
 	sizes := fs.Bool("sizes", false, "build every architecture from the source tree in the current directory and report binary sizes")
 	jsonPath := fs.String("json", "bench-results.json", "write the results to `file` (empty: don't)")
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
@@ -34,17 +40,34 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *quick {
 		d.Count, d.Burst, d.DelayedCount, d.Startup, d.OutboxEvents = 100, 20, 20, 50, 5000
-		d.Delay, d.Idle, d.DrainSMS = 100*time.Millisecond, 5*time.Second, 60
+		d.Delay, d.Idle, d.DrainSMS, d.IdleFor = 100*time.Millisecond, 5*time.Second, 60, 5*time.Second
+	}
+	var err error
+	if d.IdlePhones, err = parseInts(*idlePhones); err != nil {
+		return usageError(fs, stderr, "--footprint-phones: %v", err)
+	}
+	if *idleOnly {
+		if len(d.IdlePhones) == 0 {
+			return usageError(fs, stderr, "--idle-only needs --footprint-phones")
+		}
+		d.Count, d.DelayedCount, d.Startup, d.OutboxEvents, d.FootprintPhones = 0, 0, 0, 0, 0
+		*footprint = true
 	}
 	if *footprint {
-		exe, err := os.Executable()
-		if err != nil {
-			return fmt.Errorf("bench: %w", err)
+		d.Binary = *binary
+		if d.Binary == "" {
+			exe, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("bench: %w", err)
+			}
+			d.Binary = exe
 		}
-		d.Binary = exe
 	}
 	if *sizes {
 		d.ModuleDir = "."
+	}
+	if !*footprint {
+		d.IdlePhones = nil
 	}
 	d.Progress = stderr
 	r, err := bench.Run(ctx, d)
@@ -60,4 +83,29 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stderr, "bench: wrote %s\n", *jsonPath)
 	}
 	return nil
+}
+
+// parseInts reads a comma-separated list of positive counts.
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("%q is not a positive count", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// joinInts writes counts as parseInts reads them.
+func joinInts(ns []int) string {
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ",")
 }
