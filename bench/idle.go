@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"text/tabwriter"
 	"time"
 
@@ -76,6 +77,10 @@ type Idle struct {
 	Touched *RSSParts `json:"touched_parts,omitempty"`
 	// Static is whether the binary was a CGO_ENABLED=0 build, as shipped.
 	Static bool `json:"static"`
+	// SharedWithBench is whether the binary is the measuring process's own
+	// executable: its pages are then shared, which halves their Pss and
+	// counts the bench's use of them as touched.
+	SharedWithBench bool `json:"shared_with_bench"`
 	// TargetCPU and TargetRSS are the budget for this count (zero: none).
 	TargetCPU time.Duration `json:"target_cpu_ns,omitempty"`
 	TargetRSS int64         `json:"target_rss_bytes,omitempty"`
@@ -93,6 +98,11 @@ func MeasureIdle(ctx context.Context, binary string, phones int, idle, settle ti
 	var err error
 	if r.Static, err = isStatic(binary); err != nil {
 		return r, err
+	}
+	if self, err := os.Executable(); err == nil {
+		a, errA := os.Stat(self)
+		b, errB := os.Stat(binary)
+		r.SharedWithBench = errA == nil && errB == nil && os.SameFile(a, b)
 	}
 	l, err := lab.Start(ctx, lab.Options{Phones: phones, Stopped: true})
 	if err != nil {
@@ -228,11 +238,17 @@ func WriteIdleTable(w io.Writer, rows []Idle) {
 	fmt.Fprintln(w, "CPU-s stat is utime+stime from /proc/PID/stat (10 ms ticks); CPU-s run is the threads' run time")
 	fmt.Fprintln(w, "from schedstat, which the target is checked against. Pss shares the binary's pages with the")
 	fmt.Fprintln(w, "other processes mapping it. \"Touched\" is smaps' Referenced after clear_refs at the window's start.")
+	static, separate := true, true
 	for _, r := range rows {
-		if !r.Static {
-			fmt.Fprintln(w, "The binary is dynamically linked (cgo): build it with CGO_ENABLED=0, as shipped, for comparable figures.")
-			break
-		}
+		static = static && r.Static
+		separate = separate && !r.SharedWithBench
+	}
+	if !static {
+		fmt.Fprintln(w, "The binary is dynamically linked (cgo): build it with CGO_ENABLED=0, as shipped, for comparable figures.")
+	}
+	if !separate {
+		fmt.Fprintln(w, "The agent runs this bench's own executable, whose pages the bench shares: Pss and touched are")
+		fmt.Fprintln(w, "not the agent's alone. Measure a separate build with --footprint-binary.")
 	}
 }
 

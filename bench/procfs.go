@@ -150,6 +150,12 @@ func readRSSParts(pid int, binary string) (rss, referenced RSSParts, err error) 
 		return rss, referenced, err
 	}
 	exe, _ := filepath.EvalSymlinks(binary)
+	return parseRSSParts(data, binary, exe)
+}
+
+// parseRSSParts classifies the mappings of an smaps text; binary and exe
+// (either may be empty) are the paths the executable is mapped under.
+func parseRSSParts(data []byte, binary, exe string) (rss, referenced RSSParts, err error) {
 	isExe := func(path string) bool { return path != "" && (path == binary || path == exe) }
 	var (
 		part    func(*RSSParts) *int64
