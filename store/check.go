@@ -9,8 +9,9 @@ import (
 )
 
 // Check verifies the send indexes against the records: every decodable
-// request sits in exactly the index of its state, under the key its
-// fields give, and every index entry names such a request. Tests run it
+// request sits in the bucket of its state (in progress or finished), once,
+// and in exactly the index of its state, under the key its fields give, and
+// every index entry names such a request. Tests run it
 // when each store closes; it reads the whole queue, so the agent does not.
 func (s *Store) Check() error {
 	var problems []error
@@ -19,22 +20,32 @@ func (s *Store) Check() error {
 		for _, name := range [][]byte{queuedBucket, openBucket, doneBucket} {
 			want[string(name)] = map[string]bool{}
 		}
-		sends := tx.Bucket(sendsBucket)
-		err := sends.ForEach(func(k, v []byte) error {
-			var r Send
-			if ok, err := getJSON(sends, k, &r); err != nil || !ok {
+		seen := map[uint64]bool{}
+		for _, name := range [][]byte{activeBucket, sendsBucket} {
+			b := tx.Bucket(name)
+			err := b.ForEach(func(k, v []byte) error {
+				var r Send
+				if ok, err := getJSON(b, k, &r); err != nil || !ok {
+					return nil
+				}
+				if !bytes.Equal(k, u64(r.ID)) {
+					problems = append(problems, fmt.Errorf("%s: send under key %x has id %d", name, k, r.ID))
+				}
+				if seen[r.ID] {
+					problems = append(problems, fmt.Errorf("send %d is in both buckets", r.ID))
+				}
+				seen[r.ID] = true
+				if r.Finished() != bytes.Equal(name, sendsBucket) {
+					problems = append(problems, fmt.Errorf("%s: send %d in state %s", name, r.ID, r.State))
+				}
+				if name, key := indexKey(r); name != nil {
+					want[string(name)][string(key)] = true
+				}
 				return nil
+			})
+			if err != nil {
+				return err
 			}
-			if !bytes.Equal(k, u64(r.ID)) {
-				problems = append(problems, fmt.Errorf("send under key %x has id %d", k, r.ID))
-			}
-			if name, key := indexKey(r); name != nil {
-				want[string(name)][string(key)] = true
-			}
-			return nil
-		})
-		if err != nil {
-			return err
 		}
 		for name, keys := range want {
 			b := tx.Bucket([]byte(name))

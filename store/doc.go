@@ -13,7 +13,8 @@
 //
 // Bucket layout (schema version 1):
 //
-//	agent/sends          send id → Send (JSON)
+//	agent/sends          send id → Send (JSON), finished requests
+//	agent/sends-active   send id → Send (JSON), requests queued or sending
 //	agent/sends-queued   not-before time, send id → nil   (state queued)
 //	agent/sends-open     send id → nil                    (state sending)
 //	agent/sends-done     finish time, send id → nil       (state sent or failed)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -73,18 +74,20 @@ var ErrNotQueued = errors.New("no longer queued")
 func (s *Store) AddSend(ctx context.Context, r Send) (Send, error) {
 	r.State = Queued
 	err := s.update(ctx, func(tx *bbolt.Tx) error {
-		b, err := bucket(tx, sendsBucket)
+		b, err := bucket(tx, activeBucket)
 		if err != nil {
 			return err
 		}
-		// The sequence is past every id the store gave; a record above it
-		// (a file repaired by hand) is stepped over, never overwritten.
+		// The sequence (on the small active bucket, so taking an id
+		// touches no page of the history) is past every id the store
+		// gave; a record above it (a file repaired by hand) is stepped
+		// over, never overwritten.
 		for {
 			id, err := b.NextSequence()
 			if err != nil {
 				return err
 			}
-			if b.Get(u64(id)) == nil {
+			if _, found, _ := getSend(tx, id); !found {
 				r.ID = id
 				return putSend(tx, r)
 			}
@@ -100,11 +103,9 @@ func (s *Store) AddSend(ctx context.Context, r Send) (Send, error) {
 func (s *Store) Send(id uint64) (Send, error) {
 	var r Send
 	err := s.view(func(tx *bbolt.Tx) error {
-		b, err := bucket(tx, sendsBucket)
-		if err != nil {
-			return err
-		}
-		ok, err := getJSON(b, u64(id), &r)
+		var ok bool
+		var err error
+		r, ok, err = getSend(tx, id)
 		if !ok && err == nil {
 			return ErrNotFound
 		}
@@ -134,11 +135,9 @@ func (s *Store) SaveSendHook(r Send) Hook {
 func (s *Store) Begin(ctx context.Context, id uint64, phone int, mark uint64, now time.Time) (Send, error) {
 	var r Send
 	err := s.update(ctx, func(tx *bbolt.Tx) error {
-		b, err := bucket(tx, sendsBucket)
-		if err != nil {
-			return err
-		}
-		ok, err := getJSON(b, u64(id), &r)
+		var ok bool
+		var err error
+		r, ok, err = getSend(tx, id)
 		if err != nil {
 			return err
 		}
@@ -160,11 +159,10 @@ func (s *Store) Begin(ctx context.Context, id uint64, phone int, mark uint64, no
 // Corrupt records are skipped (and counted in skipped).
 func (s *Store) Due(now time.Time, limit int) (due []Send, next time.Time, skipped int, err error) {
 	err = s.view(func(tx *bbolt.Tx) error {
-		bs, err := buckets(tx, queuedBucket, sendsBucket)
+		q, err := bucket(tx, queuedBucket)
 		if err != nil {
 			return err
 		}
-		q, sends := bs[0], bs[1]
 		c := q.Cursor()
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
 			at, id, ok := timeKeyParts(k)
@@ -180,8 +178,7 @@ func (s *Store) Due(now time.Time, limit int) (due []Send, next time.Time, skipp
 				next = now
 				return nil
 			}
-			var r Send
-			found, err := getJSON(sends, u64(id), &r)
+			r, found, err := getSend(tx, id)
 			if err != nil || !found || r.State != Queued {
 				skipped++
 				continue
@@ -198,14 +195,15 @@ func (s *Store) Due(now time.Time, limit int) (due []Send, next time.Time, skipp
 func (s *Store) Open() ([]Send, error) {
 	var out []Send
 	err := s.view(func(tx *bbolt.Tx) error {
-		bs, err := buckets(tx, openBucket, sendsBucket)
+		o, err := bucket(tx, openBucket)
 		if err != nil {
 			return err
 		}
-		o, sends := bs[0], bs[1]
 		return o.ForEach(func(k, _ []byte) error {
-			var r Send
-			if ok, err := getJSON(sends, k, &r); err == nil && ok && r.State == Sending {
+			if len(k) != 8 {
+				return nil
+			}
+			if r, ok, err := getSend(tx, binary.BigEndian.Uint64(k)); err == nil && ok && r.State == Sending {
 				out = append(out, r)
 			}
 			return nil
@@ -231,12 +229,8 @@ func (s *Store) MatchRef(phone, ref int) (Send, RefEntry, bool, error) {
 		if err != nil || !ok {
 			return err
 		}
-		sends, err := bucket(tx, sendsBucket)
-		if err != nil {
-			return err
-		}
-		ok, err = getJSON(sends, u64(e.ID), &r)
-		found = ok && err == nil
+		r, found, err = getSend(tx, e.ID)
+		found = found && err == nil
 		return err
 	})
 	return r, e, found, err
@@ -258,8 +252,7 @@ func (s *Store) SentSince(from time.Time) ([]Send, error) {
 			if !ok {
 				continue
 			}
-			var r Send
-			if ok, err := getJSON(sends, u64(id), &r); err == nil && ok {
+			if r, ok, err := getJSON2(sends, id); err == nil && ok {
 				out = append(out, r)
 			}
 		}
@@ -270,13 +263,17 @@ func (s *Store) SentSince(from time.Time) ([]Send, error) {
 
 // putSend writes r and keeps the indexes and references in step with it:
 // the index keys of the record it replaces are removed first.
+//
+// A request lives in agent/sends-active until it is finished, then in
+// agent/sends: every write before the outcome, up to the hand-over to the
+// modem, touches only the small active bucket, whatever the history holds.
 func putSend(tx *bbolt.Tx, r Send) error {
-	sends, err := bucket(tx, sendsBucket)
+	bs, err := buckets(tx, activeBucket, sendsBucket)
 	if err != nil {
 		return err
 	}
-	var old Send
-	had, err := getJSON(sends, u64(r.ID), &old)
+	active, finished := bs[0], bs[1]
+	old, had, err := getSend(tx, r.ID)
 	if err != nil {
 		had = false // a corrupt record is replaced; its index keys are unknown
 	}
@@ -288,10 +285,39 @@ func putSend(tx *bbolt.Tx, r Send) error {
 	if err := index(tx, r); err != nil {
 		return err
 	}
-	if err := putJSON(sends, u64(r.ID), r); err != nil {
+	to, from := active, finished
+	if r.Finished() {
+		to, from = finished, active
+	}
+	if err := putJSON(to, u64(r.ID), r); err != nil {
+		return err
+	}
+	// A delete of a key that is not there reads but writes nothing.
+	if err := from.Delete(u64(r.ID)); err != nil {
 		return err
 	}
 	return putRefs(tx, r)
+}
+
+// getSend reads request id from whichever bucket holds it.
+func getSend(tx *bbolt.Tx, id uint64) (Send, bool, error) {
+	for _, name := range [][]byte{activeBucket, sendsBucket} {
+		b, err := bucket(tx, name)
+		if err != nil {
+			return Send{}, false, err
+		}
+		if r, ok, err := getJSON2(b, id); ok || err != nil {
+			return r, ok, err
+		}
+	}
+	return Send{}, false, nil
+}
+
+// getJSON2 reads the request stored under id in b.
+func getJSON2(b *bbolt.Bucket, id uint64) (Send, bool, error) {
+	var r Send
+	ok, err := getJSON(b, u64(id), &r)
+	return r, ok, err
 }
 
 // indexKey is where r sits in the index of its state.
@@ -349,20 +375,27 @@ func putRefs(tx *bbolt.Tx, r Send) error {
 // refKey is the key of a message reference on a phone.
 func refKey(phone, ref int) []byte { return fmt.Appendf(nil, "%d/%d", phone, ref) }
 
-// EachSend calls fn for every send request, by id (inspection and tests).
+// EachSend calls fn for every send request, those in progress first, each
+// group by id (inspection and tests).
 func (s *Store) EachSend(fn func(Send) error) error {
 	return s.view(func(tx *bbolt.Tx) error {
-		b, err := bucket(tx, sendsBucket)
-		if err != nil {
-			return err
-		}
-		return b.ForEach(func(k, _ []byte) error {
-			var r Send
-			if ok, err := getJSON(b, k, &r); err != nil || !ok {
-				return nil // a corrupt record is skipped, not fatal
+		for _, name := range [][]byte{activeBucket, sendsBucket} {
+			b, err := bucket(tx, name)
+			if err != nil {
+				return err
 			}
-			return fn(r)
-		})
+			err = b.ForEach(func(k, _ []byte) error {
+				var r Send
+				if ok, err := getJSON(b, k, &r); err != nil || !ok {
+					return nil // a corrupt record is skipped, not fatal
+				}
+				return fn(r)
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 
@@ -370,7 +403,7 @@ func (s *Store) EachSend(fn func(Send) error) error {
 // kept reports, keeping the id sequences: for tests that reuse one file.
 func (s *Store) ClearSends(ctx context.Context) error {
 	return s.update(ctx, func(tx *bbolt.Tx) error {
-		for _, name := range [][]byte{sendsBucket, queuedBucket, openBucket, doneBucket, refsBucket, reportsBucket} {
+		for _, name := range [][]byte{sendsBucket, activeBucket, queuedBucket, openBucket, doneBucket, refsBucket, reportsBucket} {
 			b, err := bucket(tx, name)
 			if err != nil {
 				return err

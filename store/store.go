@@ -14,7 +14,8 @@ import (
 // Bucket names. They are the layout of existing outbox.db files and must not
 // change.
 var (
-	sendsBucket     = []byte("agent/sends")
+	sendsBucket     = []byte("agent/sends") // finished requests
+	activeBucket    = []byte("agent/sends-active")
 	queuedBucket    = []byte("agent/sends-queued")
 	openBucket      = []byte("agent/sends-open")
 	doneBucket      = []byte("agent/sends-done")
@@ -30,7 +31,7 @@ var (
 )
 
 // allBuckets are created at Open.
-var allBuckets = [][]byte{sendsBucket, queuedBucket, openBucket, doneBucket, refsBucket, reportsBucket,
+var allBuckets = [][]byte{sendsBucket, activeBucket, queuedBucket, openBucket, doneBucket, refsBucket, reportsBucket,
 	callsBucket, slotsBucket, malformedBucket, alertsBucket, disabledBucket, concatRefBucket, metaBucket}
 
 // Backend is the file the state lives in: the outbox's reads and its group
