@@ -20,9 +20,9 @@ func seedFinished(b *testing.B, s *Store, n int, at time.Time) {
 	for done := 0; done < n; {
 		k := min(batch, n-done)
 		err := s.update(ctx, func(tx *bbolt.Tx) error {
-			sends := tx.Bucket(sendsBucket)
+			ids := tx.Bucket(activeBucket) // where AddSend takes ids
 			for i := range k {
-				id, err := sends.NextSequence()
+				id, err := ids.NextSequence()
 				if err != nil {
 					return err
 				}
