@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+	"github.com/simhook/simhook/internal/clock"
 )
 
 // Watch defaults.
@@ -45,6 +46,9 @@ type WatchOptions struct {
 	// RearmInterval is how often a broken directory watch is retried.
 	// Default 1s.
 	RearmInterval time.Duration
+	// Clock times the debounce (tests inject a fake one). Default the
+	// system clock.
+	Clock clock.Clock
 }
 
 // Watcher follows one configuration file. Create it with Watch; it stops
@@ -60,6 +64,9 @@ type Watcher struct {
 
 	// loads counts the times the file was read (tests check the debounce).
 	loads atomic.Int64
+	// events counts the file events that armed the debounce (tests wait
+	// for a burst to be seen before they move the clock).
+	events atomic.Int64
 
 	// Owned by the run goroutine.
 	last       *Config
@@ -87,6 +94,7 @@ func Watch(ctx context.Context, path string, opts WatchOptions) (*Watcher, error
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	opts.Clock = clock.Or(opts.Clock)
 	w := &Watcher{
 		path:   abs,
 		dir:    filepath.Dir(abs),
@@ -148,9 +156,24 @@ func (w *Watcher) arm() (*fsnotify.Watcher, error) {
 // run is the watcher's one goroutine.
 func (w *Watcher) run(ctx context.Context, fsw *fsnotify.Watcher) {
 	defer close(w.done)
-	debounce := time.NewTimer(time.Hour)
-	debounce.Stop()
-	defer debounce.Stop()
+	// The debounce runs on the options' clock: armed at each event, nil
+	// (no timer) when nothing waits to be read.
+	var debounce clock.Timer
+	var debounceC <-chan time.Time
+	arm := func() {
+		if debounce != nil {
+			debounce.Stop()
+		}
+		debounce = w.opts.Clock.NewTimer(w.opts.Debounce)
+		debounceC = debounce.C()
+	}
+	disarm := func() {
+		if debounce != nil {
+			debounce.Stop()
+		}
+		debounce, debounceC = nil, nil
+	}
+	defer disarm()
 	rearm := time.NewTimer(time.Hour)
 	rearm.Stop()
 	defer rearm.Stop()
@@ -184,7 +207,8 @@ func (w *Watcher) run(ctx context.Context, fsw *fsnotify.Watcher) {
 				broken("directory removed or renamed", nil)
 			case w.concerns(ev):
 				w.log.Debug("configuration file event", "event", ev.Op.String())
-				debounce.Reset(w.opts.Debounce)
+				arm()
+				w.events.Add(1)
 			}
 		case err, ok := <-fserrs:
 			switch {
@@ -192,7 +216,7 @@ func (w *Watcher) run(ctx context.Context, fsw *fsnotify.Watcher) {
 				broken("error stream closed", nil)
 			case errors.Is(err, fsnotify.ErrEventOverflow):
 				w.log.Warn("configuration watch overflowed; re-reading", "err", err)
-				debounce.Reset(w.opts.Debounce)
+				arm()
 			default:
 				broken("watch error", err)
 			}
@@ -205,11 +229,12 @@ func (w *Watcher) run(ctx context.Context, fsw *fsnotify.Watcher) {
 			}
 			fsw = f
 			w.log.Info("configuration watch re-armed", "dir", w.dir)
-			debounce.Reset(w.opts.Debounce) // the file may have changed meanwhile
+			arm() // the file may have changed meanwhile
 		case <-w.reload:
-			debounce.Stop()
+			disarm()
 			w.load(true)
-		case <-debounce.C:
+		case <-debounceC:
+			disarm()
 			w.load(false)
 		}
 	}

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/simhook/simhook/internal/clock"
 )
 
 // testDebounce is the watchers' debounce in these tests.
@@ -181,14 +183,35 @@ func TestWatchIgnoresUnchangedContent(t *testing.T) {
 	r.nothing(t, "rewriting the same configuration")
 }
 
+// TestWatchDebounces writes a burst on a fake clock that does not move
+// during it, however slowly the machine runs the writes: the burst must give
+// one read of the file, of its last version, once the quiet time passes.
 func TestWatchDebounces(t *testing.T) {
-	path, w, r := startWatch(t, WatchOptions{})
+	clk := clock.NewFake(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
+	path, w, r := startWatch(t, WatchOptions{Clock: clk})
 	for n := 2; n <= 11; n++ {
 		if err := os.WriteFile(path, version(n), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(testDebounce / 10)
 	}
+	// Wait until the watcher has taken in the burst's events: the count
+	// stops moving (inotify may merge some of them).
+	seen := int64(-1)
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		time.Sleep(50 * time.Millisecond)
+		n := w.events.Load()
+		if n > 0 && n == seen {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the watcher saw %d events of the burst", n)
+		}
+		seen = n
+	}
+	if n := w.loads.Load(); n != 0 {
+		t.Fatalf("the file was read %d times before the quiet time passed", n)
+	}
+	clk.Advance(testDebounce)
 	if c := r.nextChange(t); c.UserID != 11 {
 		t.Fatalf("after a burst, user_id %d, want the last (11)", c.UserID)
 	}
