@@ -20,7 +20,6 @@ import (
 	"github.com/simhook/simhook/receiver"
 	"github.com/simhook/simhook/store"
 	"github.com/simhook/simhook/webhook"
-	"go.etcd.io/bbolt"
 )
 
 // GrowthOptions sets the steady load of a growth measurement.
@@ -66,7 +65,8 @@ type GrowthDay struct {
 	// FileSize is the file's size on disk (os.Stat).
 	FileSize int64 `json:"file_size"`
 	// Pages is bbolt's high-water mark (pages up to the last one in use),
-	// and FreePages how many of them are free or pending release.
+	// and FreePages how many of them are free or pending release (-1:
+	// unknown), as the newest meta page and its freelist say.
 	Pages     int `json:"pages"`
 	FreePages int `json:"free_pages"`
 	PageSize  int `json:"page_size"`
@@ -378,15 +378,12 @@ func (s *growthSim) measure(path string, day int) (GrowthDay, error) {
 	if err != nil {
 		return d, err
 	}
-	err = s.out.View(func(tx *bbolt.Tx) error {
-		db := tx.DB()
-		d.PageSize = db.Info().PageSize
-		d.Pages = int(tx.Size() / int64(d.PageSize))
-		bs := db.Stats()
-		d.FreePages = bs.FreePageN + bs.PendingPageN
-		return nil
-	})
-	return d, err
+	m, err := readFileMeta(path)
+	if err != nil {
+		return d, err
+	}
+	d.PageSize, d.Pages, d.FreePages = m.PageSize, int(m.Pages), m.FreePages
+	return d, nil
 }
 
 // Plateau compares the largest size over the last third of the days with
