@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -16,7 +17,7 @@ import (
 // modems and a local verifying receiver, prints a table and writes JSON.
 func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	d := bench.Defaults()
-	fs := newFlagSet("bench", "[--quick | --idle-only] [--json FILE] [flags]", "Measure latency, throughput and footprint on the simulator (see BENCHMARKS.md).")
+	fs := newFlagSet("bench", "[--quick | --idle-only | --growth] [--json FILE] [flags]", "Measure latency, throughput and footprint on the simulator (see BENCHMARKS.md).")
 	quick := fs.Bool("quick", false, "small counts, for a smoke run (figures are not comparable)")
 	fs.IntVar(&d.Count, "count", d.Count, "single-part SMS for the latency figures")
 	fs.IntVar(&d.Burst, "burst", d.Burst, "burst size")
@@ -31,12 +32,29 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	binary := fs.String("footprint-binary", "", "measure this simhook `executable` instead of the running one (build it as shipped: CGO_ENABLED=0 -trimpath -ldflags='-s -w')")
 	idleOnly := fs.Bool("idle-only", false, "measure only the idle footprint for --footprint-phones")
 	sizes := fs.Bool("sizes", false, "build every architecture from the source tree in the current directory and report binary sizes")
+	growth := fs.Bool("growth", false, "measure only the outbox file's size under a steady load, day by simulated day (see --growth-*)")
+	g := bench.GrowthDefaults()
+	fs.IntVar(&g.Days, "growth-days", g.Days, "simulated days of steady load")
+	fs.IntVar(&g.SMSPerDay, "growth-sms", g.SMSPerDay, "received SMS per simulated day")
+	fs.IntVar(&g.SendsPerDay, "growth-sends", g.SendsPerDay, "send requests per simulated day")
+	growthRetention := fs.String("growth-retention", "168h,48h", "delivery.retention `durations` to run the load with, one curve each")
+	fs.BoolVar(&g.Sync, "growth-sync", false, "fsync every commit as the daemon does (slower; the same records kept, the pages within about 10 %)")
 	jsonPath := fs.String("json", "bench-results.json", "write the results to `file` (empty: don't)")
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
 	if err := noArgs(fs, stderr); err != nil {
 		return err
+	}
+	if *growth {
+		rets, err := parseDurations(*growthRetention)
+		if err != nil || len(rets) == 0 || g.Days <= 0 || g.SMSPerDay < 0 || g.SendsPerDay < 0 {
+			return usageError(fs, stderr, "--growth needs --growth-days above 0, counts not below 0 and at least one --growth-retention (%v)", err)
+		}
+		if *quick {
+			g.Days, g.SMSPerDay, g.SendsPerDay = 10, 240, 72
+		}
+		return growthBench(ctx, g, rets, *jsonPath, stdout, stderr)
 	}
 	if *quick {
 		d.Count, d.Burst, d.DelayedCount, d.Startup, d.OutboxEvents = 100, 20, 20, 50, 5000
@@ -83,6 +101,54 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stderr, "bench: wrote %s\n", *jsonPath)
 	}
 	return nil
+}
+
+// growthBench runs the steady load of g once per retention and prints a
+// curve for each.
+func growthBench(ctx context.Context, g bench.GrowthOptions, retentions []time.Duration, jsonPath string, stdout, stderr io.Writer) error {
+	g.Progress = stderr
+	var all []*bench.Growth
+	for _, ret := range retentions {
+		g.Retention = ret
+		fmt.Fprintf(stderr, "bench: file size under steady load, retention %s\n", ret)
+		r, err := bench.MeasureGrowth(ctx, g)
+		if err != nil {
+			return err
+		}
+		all = append(all, r)
+	}
+	fmt.Fprintln(stdout)
+	for _, r := range all {
+		r.WriteTable(stdout)
+	}
+	if jsonPath == "" {
+		return nil
+	}
+	data, err := json.MarshalIndent(all, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(jsonPath, append(data, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "bench: wrote %s\n", jsonPath)
+	return nil
+}
+
+// parseDurations reads a comma-separated list of positive durations.
+func parseDurations(s string) ([]time.Duration, error) {
+	var out []time.Duration
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		d, err := time.ParseDuration(f)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("%q is not a positive duration", f)
+		}
+		out = append(out, d)
+	}
+	return out, nil
 }
 
 // parseInts reads a comma-separated list of positive counts.
