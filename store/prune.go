@@ -35,6 +35,11 @@ const (
 	DefaultReportAge      = 48 * time.Hour
 )
 
+// tick is added to the time a record falls due: a record is kept while its
+// age is at most its retention, so it goes just after, not at, age ==
+// retention, and a loop woken at the due time finds it to delete.
+const tick = time.Nanosecond
+
 // Pruned counts what one Prune deleted.
 type Pruned struct {
 	Sends, Malformed, Reports int
@@ -54,7 +59,7 @@ func (s *Store) Prune(ctx context.Context, now time.Time, ret Retention) (Pruned
 		}
 		if !more {
 			if !nx.IsZero() {
-				next = nx.Add(ret.Sends)
+				next = nx.Add(ret.Sends + tick)
 			}
 			break
 		}
@@ -146,7 +151,7 @@ func (s *Store) pruneMalformed(ctx context.Context, now time.Time, ret Retention
 			decoded, _ := getJSON(b, k, &m)
 			at, perr := time.Parse(time.RFC3339, m.At)
 			if excess <= 0 && decoded && perr == nil && now.Sub(at) <= ret.MalformedAge {
-				next = at.Add(ret.MalformedAge)
+				next = at.Add(ret.MalformedAge + tick)
 				return nil
 			}
 			if err := c.Delete(); err != nil {
@@ -175,7 +180,7 @@ func (s *Store) pruneReports(ctx context.Context, now time.Time, age time.Durati
 				expired = append(expired, bytes.Clone(k))
 				return nil
 			}
-			next = clock.Earliest(next, r.Arrived.Add(age))
+			next = clock.Earliest(next, r.Arrived.Add(age + tick))
 			return nil
 		})
 	})

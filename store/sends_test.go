@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/simhook/simhook/modem"
 )
 
 func ids(sends []Send) []uint64 {
@@ -159,7 +161,7 @@ func TestRefsMatchAndPrune(t *testing.T) {
 	if p.Sends != 1 {
 		t.Errorf("pruned %d sends, want 1", p.Sends)
 	}
-	if want := nw.SentAt.Add(24 * time.Hour); !next.Equal(want) {
+	if want := nw.SentAt.Add(24*time.Hour + tick); !next.Equal(want) {
 		t.Errorf("next prune = %v, want %v", next, want)
 	}
 	if _, err := s.Send(old.ID); !errors.Is(err, ErrNotFound) {
@@ -213,6 +215,46 @@ func TestMigrateIndexesAnOldFile(t *testing.T) {
 	for id, text := range map[uint64]string{1: "q", 3: "d"} {
 		if got, err := s.Send(id); err != nil || got.Text != text {
 			t.Errorf("old request %d after a new one (id %d) = %+v, %v", id, r.ID, got, err)
+		}
+	}
+}
+
+// TestPruneIsDueWhenItDeletes checks that the time Prune says the next
+// record is due is a time at which Prune deletes it: a loop that sleeps
+// until then must not wake to find nothing to do (and spin on a clock that
+// stands still).
+func TestPruneIsDueWhenItDeletes(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTest(t)
+	ret := Retention{Sends: time.Hour, MalformedAge: 2 * time.Hour, MalformedCount: 10, Reports: 3 * time.Hour}
+	r := mustAdd(t, s, Send{To: "+33600000001", Text: "a", Created: t0})
+	r.State, r.Status, r.SentAt = Sent, "unknown", t0
+	if err := s.SaveSend(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddMalformed(ctx, MalformedPDU{Phone: 1, PDU: "00", Error: "x", At: t0.Format(time.RFC3339)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.KeepReport(ctx, 1, modem.StatusReport{Phone: 1, Ref: 1}, t0); err != nil {
+		t.Fatal(err)
+	}
+	now := t0
+	want := []Pruned{{Sends: 1}, {Malformed: 1}, {Reports: 1}}
+	for i, w := range want {
+		_, next, err := s.Prune(ctx, now, ret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if next.IsZero() {
+			t.Fatalf("step %d: nothing due, want %+v", i, w)
+		}
+		now = next
+		p, _, err := s.Prune(ctx, now, ret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p != w {
+			t.Errorf("step %d: at the due time %v Prune deleted %+v, want %+v", i, now.Sub(t0), p, w)
 		}
 	}
 }
