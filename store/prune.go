@@ -180,7 +180,7 @@ func (s *Store) pruneReports(ctx context.Context, now time.Time, age time.Durati
 				expired = append(expired, bytes.Clone(k))
 				return nil
 			}
-			next = clock.Earliest(next, r.Arrived.Add(age + tick))
+			next = clock.Earliest(next, r.Arrived.Add(age+tick))
 			return nil
 		})
 	})
