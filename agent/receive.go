@@ -21,8 +21,9 @@ func (w *worker) HandleSMS(ctx context.Context, m *modem.Message) error {
 	a := w.a
 	if err := a.disk.refuse(); err != nil {
 		// Left on the SIM, where it is safe; the driver offers it again.
+		// modem.ErrHeld: the driver retries it without a warning each time.
 		a.counter.add("receive_held_disk", 1)
-		return err
+		return fmt.Errorf("%w: %w", modem.ErrHeld, err)
 	}
 	loc := a.loc.Load()
 	key, err := a.receiveDedupeKey(w.id, m)

@@ -23,6 +23,12 @@ var (
 	// out, was cancelled, or the port closed. The modem may have sent it,
 	// so sending it again risks a duplicate. It wraps the cause.
 	ErrUnconfirmed = errors.New("modem: message handed to the modem but not confirmed")
+	// ErrHeld, wrapped in a Handler's error, means the handler holds the
+	// message back on purpose (its state directory is short of space): it
+	// stays on the modem and is offered again, as after any failure, but
+	// the driver logs it at debug level, since the handler already said
+	// why once.
+	ErrHeld = errors.New("modem: message held back by the handler")
 )
 
 // CMSError is a +CMS ERROR (message service failure) with its code.

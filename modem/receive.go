@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strconv"
 	"strings"
@@ -467,7 +468,11 @@ func (r *receiver) deliver(ctx context.Context, eng *engine, parts []*storedPart
 		return nil
 	}
 	if err := r.p.h.HandleSMS(ctx, m); err != nil {
-		r.p.log.Warn("message not accepted; it stays on the modem", "phone", r.p.cfg.ID, "err", err)
+		level := slog.LevelWarn
+		if errors.Is(err, ErrHeld) {
+			level = slog.LevelDebug
+		}
+		r.p.log.Log(ctx, level, "message not accepted; it stays on the modem", "phone", r.p.cfg.ID, "err", err)
 		for _, sp := range parts {
 			r.failed[sp.index] = r.p.now()
 		}
