@@ -149,6 +149,7 @@ func TestSlowEndpointDoesNotStarveOthers(t *testing.T) {
 // request in progress leaves a slot for each other active endpoint that
 // has none.
 func TestShare(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	type ep struct {
 		name   string
@@ -214,6 +215,7 @@ func TestShare(t *testing.T) {
 // slot (its probes would otherwise keep one from the others for the whole
 // outage), and its due probe still gets one.
 func TestShareUnreachable(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	for _, tt := range []struct {
 		name        string

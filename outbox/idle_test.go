@@ -36,6 +36,7 @@ func (w loopWatch) next(t *testing.T) time.Time {
 // event it wakes to hand the pages it touched back, then when retention
 // is due for the event, then for its dedupe key, and then never.
 func TestIdleArmsNoTimer(t *testing.T) {
+	t.Parallel()
 	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	clk := clock.NewFake(start)
 	r := newReceiver(t, nil)
@@ -102,6 +103,7 @@ func TestIdleArmsNoTimer(t *testing.T) {
 // dispatcher looks at the clock again every second only if something
 // waits to be sent.
 func TestHoldArmsTimerOnlyForWork(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name    string
 		pending int
