@@ -25,6 +25,7 @@ func stateCount(t *testing.T, o *Outbox, state string) int {
 // then all), Purge drops dead ones, and a 410-disabled endpoint keeps
 // queuing until EnableEndpoint sends everything.
 func TestRetryPurgeEnable(t *testing.T) {
+	t.Parallel()
 	status := 400
 	r := newReceiver(t, func(int) int { return status })
 	setStatus := func(s int) { r.mu.Lock(); status = s; r.mu.Unlock() }
@@ -81,6 +82,7 @@ func TestRetryPurgeEnable(t *testing.T) {
 // its deliveries (ErrNotFound otherwise), and Compact makes a file that
 // opens with the same content.
 func TestListShowCompact(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	src := filepath.Join(dir, "outbox.db")
 	o, err := Open(src, Options{})
@@ -161,6 +163,7 @@ func TestListShowCompact(t *testing.T) {
 // reads of it (the race detector in CI sees any shared write; an earlier
 // Purge overwrote the option, and a 64-bit value can tear on armhf).
 func TestPurgeLeavesRetentionAlone(t *testing.T) {
+	t.Parallel()
 	o := open(t, Options{Retention: 48 * time.Hour})
 	run(t, o)
 	enqueueN(t, o, 0, 3)

@@ -16,6 +16,7 @@ import (
 // systemd-timesyncd flag file and what adjtimex says, including the EPERM
 // the unit's sandbox gives it (which the first guard took as synchronised).
 func TestClockGuardSources(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	present := filepath.Join(dir, "synchronized")
 	if err := os.WriteFile(present, nil, 0o644); err != nil {
@@ -119,6 +120,7 @@ func TestClockGuardChild(t *testing.T) {
 // clock. Inside the sandbox with no flag the guard cannot tell, so it must
 // hold: the first guard read EPERM as "synchronised" and sent everything.
 func TestClockGuardUnderUnitSandbox(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds a helper and runs children")
 	}
@@ -153,6 +155,7 @@ func TestClockGuardUnderUnitSandbox(t *testing.T) {
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			out := filepath.Join(dir, "report-"+string(rune('a'+i)))
 			args := []string{os.Args[0], "-test.run=^TestClockGuardChild$", "-test.count=1"}
 			if tt.sandboxed {

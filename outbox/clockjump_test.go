@@ -56,6 +56,7 @@ func deliveryOf(t *testing.T, o *Outbox, seq uint64, endpoint string) deliveryRe
 // is not age); and its dedupe key survives the pruning the jump triggers,
 // so the same SMS read again is a duplicate, not a second event.
 func TestClockJumpForward(t *testing.T) {
+	t.Parallel()
 	to1970 := time.Until(time.Unix(3600, 0))
 	tests := []struct {
 		name   string
@@ -72,6 +73,7 @@ func TestClockJumpForward(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			clk := &jumpClock{off: tt.behind}
 			var synced atomic.Bool
 			ntp := func() { clk.set(0); synced.Store(true) }
@@ -148,6 +150,7 @@ func (c *jumpClock) ahead() bool {
 // back after a failed attempt does not hold the retry (nor, offline, the
 // probe) until the old due time comes round again.
 func TestClockJumpBack(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		refuse bool // no answer while ahead: offline, probes only
@@ -157,6 +160,7 @@ func TestClockJumpBack(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			clk := &jumpClock{off: 30 * 24 * time.Hour}
 			rc := newReceiver(t, func(int) int {
 				if clk.ahead() {
@@ -199,6 +203,7 @@ func TestClockJumpBack(t *testing.T) {
 // scheduled plus ageSlack, so a clock that jumps (either way) cannot spend
 // the budget; a record stored before AgedAt existed ages from Created.
 func TestRetryAge(t *testing.T) {
+	t.Parallel()
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	type ageCase struct {
 		name     string

@@ -17,6 +17,7 @@ import (
 // event returns its error and stores nothing, every other event is stored
 // exactly once, and a cleanly failing Body never runs twice.
 func TestGroupCommitIsolatesFailures(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		failBody func(i int) bool
@@ -102,6 +103,7 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 // TestUpdatePanicIsAnError checks a panicking function neither stops the
 // committer nor commits.
 func TestUpdatePanicIsAnError(t *testing.T) {
+	t.Parallel()
 	o := open(t, Options{})
 	err := o.Update(context.Background(), func(tx *bbolt.Tx) error {
 		b, _ := tx.CreateBucketIfNotExists([]byte("agent/p"))
@@ -123,6 +125,7 @@ func TestUpdatePanicIsAnError(t *testing.T) {
 
 // TestWritesAfterClose get ErrClosed.
 func TestWritesAfterClose(t *testing.T) {
+	t.Parallel()
 	o := open(t, Options{})
 	if err := o.Close(); err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -22,6 +23,10 @@ import (
 // crashChildEnv makes the test binary act as a child that enqueues forever.
 const crashChildEnv = "SIMHOOK_OUTBOX_CRASH_CHILD"
 
+// TestMain runs the child processes some tests start, or else the tests,
+// eight at a time unless -parallel is given: most wait on local HTTP,
+// child processes and fsync, and the default (GOMAXPROCS, 2 on the CI
+// machine) would leave them queueing behind each other's waits.
 func TestMain(m *testing.M) {
 	if os.Getenv(checkChildEnv) != "" {
 		checkChild()
@@ -34,6 +39,12 @@ func TestMain(m *testing.M) {
 	if path := os.Getenv(rssChildEnv); path != "" {
 		rssChild(path)
 		return
+	}
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		_ = flag.Set("test.parallel", "8")
 	}
 	os.Exit(m.Run())
 }
@@ -75,6 +86,7 @@ func crashChild(path string) {
 // moments; after each kill the reopened file holds every event whose
 // enqueue returned, no key twice, and checks clean.
 func TestSIGKILLLosesNothing(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "outbox.db")
 	acked := make(map[string]bool)
 	next := 0

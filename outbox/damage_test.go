@@ -64,6 +64,7 @@ func TestOpenCheckedDamagedFiles(t *testing.T) {
 	for _, ck := range checkers {
 		for i, k := range damage.Kinds {
 			t.Run(ck.name+"/"+k.Name, func(t *testing.T) {
+				t.Parallel() // among themselves: the parent's Setenv keeps the others out
 				dir := t.TempDir()
 				path := filepath.Join(dir, "outbox.db")
 				writeOutbox(t, path, 200)

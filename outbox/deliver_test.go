@@ -14,6 +14,7 @@ import (
 
 // TestOutcomes drives one endpoint through each answer class.
 func TestOutcomes(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		answer    func(n int) int
@@ -36,6 +37,7 @@ func TestOutcomes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			r := newReceiver(t, tt.answer)
 			r.delay = tt.delay
 			o := open(t, Options{})
@@ -80,6 +82,7 @@ func TestOutcomes(t *testing.T) {
 
 // TestRetryAfterHonoured checks a 429's Retry-After delays the retry.
 func TestRetryAfterHonoured(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	var first, second time.Time
 	r := newReceiver(t, nil)
@@ -111,6 +114,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 
 // TestDedupeKey checks a second enqueue of the same source stores nothing.
 func TestDedupeKey(t *testing.T) {
+	t.Parallel()
 	o := open(t, Options{})
 	ev := Event{Type: webhook.ReceiveSMS, DedupeKey: "sms/abc", Body: func(id uint64) ([]byte, error) { return []byte(`{}`), nil }}
 	a, err := o.Enqueue(context.Background(), ev)
@@ -135,6 +139,7 @@ func TestDedupeKey(t *testing.T) {
 // that once it answers again the whole backlog goes out at once, while
 // the clock stays before any of those backoffs ends, none dead.
 func TestOutageDrainsAtOnce(t *testing.T) {
+	t.Parallel()
 	var down atomic.Bool
 	down.Store(true)
 	r := newReceiver(t, func(int) int {
@@ -184,6 +189,7 @@ func TestOutageDrainsAtOnce(t *testing.T) {
 // outbox offline; attempts then do not count, and events survive beyond
 // MaxAge of wall time spent offline.
 func TestOfflineDoesNotSpendBudget(t *testing.T) {
+	t.Parallel()
 	r := newReceiver(t, nil)
 	url := r.srv.URL
 	r.srv.Close() // connection refused
@@ -204,6 +210,7 @@ func TestOfflineDoesNotSpendBudget(t *testing.T) {
 
 // TestParseRetryAfter covers both forms of Retry-After.
 func TestParseRetryAfter(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	tests := []struct {
 		in   string
@@ -231,6 +238,7 @@ func TestParseRetryAfter(t *testing.T) {
 // (they used to spend their budget and die), attempts are not counted,
 // and only probes go out to it.
 func TestOneEndpointDownIsNotOffline(t *testing.T) {
+	t.Parallel()
 	up := newReceiver(t, nil)
 	down := newReceiver(t, nil)
 	downURL := down.srv.URL

@@ -44,6 +44,7 @@ func endpointStats(t *testing.T, o *Outbox, name string) EndpointStats {
 // endpoint's MaxAge like any other, and their events go once the dead
 // letters are older than dead_retention.
 func TestDisabledEndpointQueueAgesOut(t *testing.T) {
+	t.Parallel()
 	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	clk := clock.NewFake(start)
 	gone := newReceiver(t, func(int) int { return 410 })

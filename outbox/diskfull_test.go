@@ -35,6 +35,7 @@ func mountTmpfs(t *testing.T, size string) string {
 // stores nothing, every event that was acknowledged is there, the file
 // checks clean, and once space is freed enqueues work again.
 func TestDiskFull(t *testing.T) {
+	t.Parallel()
 	dir := mountTmpfs(t, "1m")
 	filler := filepath.Join(dir, "filler")
 	if err := os.WriteFile(filler, make([]byte, 256<<10), 0o600); err != nil {

@@ -154,7 +154,7 @@ func (o *Outbox) Run(ctx context.Context) error {
 			timeout = timer.C()
 		}
 		if o.waiting != nil {
-			o.waiting(wake)
+			o.waiting(wake, len(inflight))
 		}
 		select {
 		case <-ctx.Done():

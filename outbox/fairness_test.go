@@ -11,113 +11,137 @@ import (
 	"github.com/simhook/simhook/webhook"
 )
 
-// TestSlowEndpointDoesNotStarveOthers: with a receiver that answers after
-// 1.5 s (or never: it times out) holding a backlog, another endpoint's
-// deliveries go out as if it were alone, whichever of the two sorts first
-// by name (free slots used to go to endpoints in name order: `a-slow` took
-// them all, `z-slow` none).
-// Its p99 latency (enqueue to arrival) is compared with a run without the
-// slow endpoint; the allowance is relative to the slow receiver's delay,
-// which a starved endpoint waits for.
+// TestSlowEndpointDoesNotStarveOthers: while a receiver holds the requests
+// of an endpoint with a backlog (it answers only when the test lets it,
+// or never), another endpoint's events go out one after another,
+// whichever of the two sorts first by name (free slots used to go to
+// endpoints in name order: `a-slow` took them all, `z-slow` none). The
+// held endpoint keeps every slot but one, the one reserved for the other
+// endpoint, and never more.
+//
+//   - held: the slow receiver answers nothing until the end and the
+//     endpoint would wait an hour; slots given by name, or without the
+//     reservation, would all go to it and b-fast would get nothing at all.
+//   - slow: the slow receiver answers one held request after each of
+//     b-fast's events, so the slots cycle; each freed one goes back to the
+//     slow endpoint's backlog except the reserved one.
+//   - black hole: the slow receiver never answers and its requests time
+//     out, so the endpoint becomes unreachable: b-fast's events go out
+//     before and after that.
 func TestSlowEndpointDoesNotStarveOthers(t *testing.T) {
-	const slowDelay = 1500 * time.Millisecond
+	t.Parallel()
+	const concurrency = 4
 	tests := []struct {
 		name, slow string
 		timeout    time.Duration // the slow endpoint's
+		answer     bool          // the slow receiver answers one request per fast event
 	}{
-		{"alone", "", 0},
-		{"slow sorts first", "a-slow", 4 * slowDelay},
-		{"slow sorts last", "z-slow", 4 * slowDelay},
-		{"black hole sorts first", "a-hole", slowDelay / 2},
-		{"black hole sorts last", "z-hole", slowDelay / 2},
-		// Held: the slow receiver answers nothing for an hour and the
-		// endpoint waits as long. Slots given by name would all go to it
-		// and never come back: b-fast would get nothing at all.
-		{"held sorts first", "a-held", 2 * time.Hour},
+		{"alone", "", 0, false},
+		{"held sorts first", "a-held", time.Hour, false},
+		{"held sorts last", "z-held", time.Hour, false},
+		{"slow sorts first", "a-slow", time.Hour, true},
+		{"slow sorts last", "z-slow", time.Hour, true},
+		{"black hole sorts first", "a-hole", 100 * time.Millisecond, false},
+		{"black hole sorts last", "z-hole", 100 * time.Millisecond, false},
 	}
-	var alone time.Duration
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			lat := fastLatencies(t, tt.slow, slowDelay, tt.timeout)
-			p50, p99 := percentile(lat, 0.50), percentile(lat, 0.99)
-			t.Logf("b-fast next to %q: %d deliveries, p50 %s, p99 %s", tt.slow, len(lat), p50, p99)
-			if tt.slow == "" {
-				alone = p99
+			t.Parallel()
+			fast := newReceiver(t, nil)
+			o := open(t, Options{Concurrency: concurrency})
+			eps := []Endpoint{fast.endpoint("b-fast")}
+			eps[0].Phones = []int{2} // the slow endpoint's own backlog is for phone 1
+			var sr *receiver
+			var g *gate
+			if tt.slow != "" {
+				sr = newReceiver(t, nil)
+				g = newGate()
+				sr.gate = g
+				ep := sr.endpoint(tt.slow)
+				ep.Timeout = tt.timeout
+				eps = append(eps, ep)
+			}
+			if err := o.SetEndpoints(eps); err != nil {
+				t.Fatal(err)
+			}
+			event := func(phone, i int) Event {
+				return Event{Type: webhook.ReceiveSMS, Phone: phone, DedupeKey: fmt.Sprint("k", phone, "/", i),
+					Body: func(id uint64) ([]byte, error) { return fmt.Appendf(nil, `{"id":%d,"text":"m%d"}`, id, i), nil }}
+			}
+			ctx := context.Background()
+			const backlog, n = 40, 20
+			if sr != nil {
+				for i := range backlog {
+					if _, err := o.Enqueue(ctx, event(1, i)); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			run(t, o)
+			if g != nil {
+				// Before the dispatcher stops (it waits for the requests in
+				// flight) and the receiver closes (it waits for its handlers).
+				t.Cleanup(g.release)
+			}
+			long := tt.timeout >= time.Hour
+			// saturated waits until the slow endpoint holds every slot but
+			// b-fast's (or more: the checks below catch that).
+			saturated := func(what string) {
+				t.Helper()
+				waitFor(t, 30*time.Second, what, func() bool {
+					held, _ := g.counts()
+					return held >= concurrency-1
+				})
+			}
+			if long {
+				saturated("the slow endpoint to take its slots")
+			}
+			half := n / 2
+			for i := range n {
+				if tt.slow != "" && !long && i == half {
+					// The black hole's requests have timed out: it is
+					// unreachable, and only probes go to it now.
+					waitFor(t, 30*time.Second, tt.slow+" to become unreachable", func() bool {
+						st, err := o.Stats()
+						return err == nil && slices.ContainsFunc(st.Endpoints, func(e EndpointStats) bool { return e.Name == tt.slow && e.Unreachable })
+					})
+				}
+				if _, err := o.Enqueue(ctx, event(2, i)); err != nil {
+					t.Fatal(err)
+				}
+				waitFor(t, 30*time.Second, fmt.Sprintf("b-fast's event %d of %d next to %q", i+1, n, tt.slow), func() bool { return fast.delivered() == i+1 })
+				if !long {
+					continue
+				}
+				if held, _ := g.counts(); held != concurrency-1 {
+					t.Errorf("b-fast's event %d went out with %d requests held by %s, want %d", i+1, held, tt.slow, concurrency-1)
+				}
+				if tt.answer {
+					g.letOne()
+					saturated(fmt.Sprintf("%s to take the freed slot after b-fast's event %d", tt.slow, i+1))
+				}
+			}
+			if sr == nil {
 				return
 			}
-			if limit := 3*alone + slowDelay/10; p99 > limit {
-				t.Errorf("b-fast p99 %s next to %s, %s alone (allowed %s)", p99, tt.slow, alone, limit)
+			if long {
+				if _, most := g.counts(); most != concurrency-1 {
+					t.Errorf("%s had up to %d requests held at once, want %d (one slot stays b-fast's)", tt.slow, most, concurrency-1)
+				}
+			}
+			// Once its receiver answers, the slow endpoint's backlog drains:
+			// its own events and b-fast's, which it gets too.
+			g.release()
+			waitFor(t, 60*time.Second, tt.slow+"'s backlog", func() bool { return sr.delivered() == backlog+n })
+			for _, r := range []*receiver{fast, sr} {
+				r.mu.Lock()
+				if r.bad != 0 {
+					t.Errorf("%d requests failed verification", r.bad)
+				}
+				r.mu.Unlock()
 			}
 		})
 	}
-}
-
-// fastLatencies runs an outbox (concurrency 4) with an endpoint b-fast
-// and, unless slow is empty, an endpoint of that name whose receiver takes
-// delay to answer (its requests time out after timeout) and which has a
-// backlog of its own. It enqueues events for both at a steady pace and
-// returns b-fast's latencies.
-func fastLatencies(t *testing.T, slow string, delay, timeout time.Duration) []time.Duration {
-	fast := newReceiver(t, nil)
-	o := open(t, Options{Concurrency: 4})
-	eps := []Endpoint{fast.endpoint("b-fast")}
-	eps[0].Phones = []int{2} // the slow endpoint's own backlog is for phone 1
-	if slow != "" {
-		sr := newReceiver(t, nil)
-		if timeout > time.Hour {
-			delay = time.Hour
-		}
-		sr.delay = func(int) time.Duration { return delay }
-		ep := sr.endpoint(slow)
-		ep.Timeout = timeout
-		eps = append(eps, ep)
-	}
-	if err := o.SetEndpoints(eps); err != nil {
-		t.Fatal(err)
-	}
-	event := func(phone, i int) Event {
-		return Event{Type: webhook.ReceiveSMS, Phone: phone, DedupeKey: fmt.Sprint("k", phone, "/", i),
-			Body: func(id uint64) ([]byte, error) { return fmt.Appendf(nil, `{"id":%d,"text":"m%d"}`, id, i), nil }}
-	}
-	ctx := context.Background()
-	if slow != "" {
-		for i := range 20 {
-			if _, err := o.Enqueue(ctx, event(1, i)); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	run(t, o)
-	const n = 40
-	sent := make(map[string]time.Time) // b-fast's random id → enqueue time
-	for i := range n {
-		time.Sleep(25 * time.Millisecond)
-		at := time.Now()
-		res, err := o.Enqueue(ctx, event(2, i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sent[deliveryOf(t, o, res.Seq, "b-fast").RandomID] = at
-	}
-	waitFor(t, 60*time.Second, "b-fast's deliveries", func() bool { return fast.delivered() == n })
-	fast.mu.Lock()
-	defer fast.mu.Unlock()
-	var lat []time.Duration
-	for id, at := range sent {
-		lat = append(lat, fast.at[id].Sub(at))
-	}
-	return lat
-}
-
-// percentile returns the q-th quantile of ds (nearest rank).
-func percentile(ds []time.Duration, q float64) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	if len(s) == 0 {
-		return 0
-	}
-	i := int(q*float64(len(s))+0.5) - 1
-	return s[min(max(i, 0), len(s)-1)]
 }
 
 // TestShare: free slots go to the endpoint with the fewest requests in
@@ -125,6 +149,7 @@ func percentile(ds []time.Duration, q float64) time.Duration {
 // request in progress leaves a slot for each other active endpoint that
 // has none.
 func TestShare(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	type ep struct {
 		name   string
@@ -190,6 +215,7 @@ func TestShare(t *testing.T) {
 // slot (its probes would otherwise keep one from the others for the whole
 // outage), and its due probe still gets one.
 func TestShareUnreachable(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	for _, tt := range []struct {
 		name        string

@@ -35,6 +35,7 @@ type receiver struct {
 	now    func() time.Time          // the time signatures are checked against
 	secret func() string             // the secret requests must be signed with
 	delay  func(n int) time.Duration // how long to wait before answering
+	gate   *gate                     // if set, holds each request until it lets it through
 }
 
 func newReceiver(t *testing.T, answer func(n int) int) *receiver {
@@ -57,6 +58,9 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 		delay = r.delay(n)
 	}
 	r.mu.Unlock()
+	if r.gate != nil && !r.gate.wait(req.Context()) {
+		return // the sender gave up: not received
+	}
 	if delay > 0 {
 		// A slow receiver: if the sender gave up meanwhile, the request
 		// counts as not received.
@@ -93,6 +97,64 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	w.WriteHeader(status)
 }
+
+// gate holds a receiver's requests until the test lets them through, one
+// at a time or all at once, and counts those it holds.
+type gate struct {
+	mu   sync.Mutex
+	held int                // requests waiting at the gate now
+	most int                // the most it held at once
+	pass chan chan struct{} // lets one held request through; closed once it no longer counts
+	open chan struct{}      // closed: every request goes through
+	once sync.Once
+}
+
+func newGate() *gate { return &gate{pass: make(chan chan struct{}), open: make(chan struct{})} }
+
+// wait holds a request until it may go through (true) or ctx ends (false).
+// The request stops counting as held once it passes, before it is
+// answered, so the count never includes a request whose answer the sender
+// already has.
+func (g *gate) wait(ctx context.Context) bool {
+	g.mu.Lock()
+	g.held++
+	g.most = max(g.most, g.held)
+	g.mu.Unlock()
+	var passed chan struct{}
+	ok := true
+	select {
+	case passed = <-g.pass:
+	case <-g.open:
+	case <-ctx.Done():
+		ok = false
+	}
+	g.mu.Lock()
+	g.held--
+	g.mu.Unlock()
+	if passed != nil {
+		close(passed)
+	}
+	return ok
+}
+
+// letOne lets one held request through, waiting for one if none is held,
+// and returns once it no longer counts as held.
+func (g *gate) letOne() {
+	passed := make(chan struct{})
+	g.pass <- passed
+	<-passed
+}
+
+// counts returns how many requests the gate holds now, and the most it
+// held at once.
+func (g *gate) counts() (held, most int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.held, g.most
+}
+
+// release lets every request through, now and from now on.
+func (g *gate) release() { g.once.Do(func() { close(g.open) }) }
 
 // delivered returns how many distinct events arrived with a 2xx.
 func (r *receiver) delivered() int {

@@ -35,6 +35,7 @@ func cursors(o *Outbox) int64 { s := o.db.Stats(); return s.TxStats.GetCursorCou
 // prune and a Stats the same few cursors. Retention used to walk the
 // events from the first one on every run.
 func TestPeriodicWorkDoesNotGrowWithHistory(t *testing.T) {
+	t.Parallel()
 	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name   string

@@ -8,26 +8,38 @@ import (
 	"github.com/simhook/simhook/internal/clock"
 )
 
-// loopWatch collects what the dispatcher says each time it waits: when it
-// will wake up by itself (zero: never).
-type loopWatch chan time.Time
+// loopWatch collects what the dispatcher says each time it waits.
+type loopWatch chan loopWait
+
+// loopWait is one wait of the dispatcher: when it will wake up by itself
+// (zero: never), and how many deliveries it has in flight.
+type loopWait struct {
+	wake     time.Time
+	inflight int
+}
 
 func watchLoop(o *Outbox) loopWatch {
 	w := make(loopWatch, 1024)
-	o.waiting = func(wake time.Time) { w <- wake }
+	o.waiting = func(wake time.Time, inflight int) { w <- loopWait{wake, inflight} }
 	return w
 }
 
-// next returns the dispatcher's next wait.
-func (w loopWatch) next(t *testing.T) time.Time {
+// wait returns the dispatcher's next wait.
+func (w loopWatch) wait(t *testing.T) loopWait {
 	t.Helper()
 	select {
-	case wake := <-w:
-		return wake
+	case lw := <-w:
+		return lw
 	case <-time.After(30 * time.Second):
 		t.Fatal("the dispatcher did not wait again")
-		return time.Time{}
+		return loopWait{}
 	}
+}
+
+// next returns when the dispatcher's next wait ends by itself.
+func (w loopWatch) next(t *testing.T) time.Time {
+	t.Helper()
+	return w.wait(t).wake
 }
 
 // TestIdleArmsNoTimer: with nothing to do, the dispatcher arms no timer
@@ -36,6 +48,7 @@ func (w loopWatch) next(t *testing.T) time.Time {
 // event it wakes to hand the pages it touched back, then when retention
 // is due for the event, then for its dedupe key, and then never.
 func TestIdleArmsNoTimer(t *testing.T) {
+	t.Parallel()
 	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	clk := clock.NewFake(start)
 	r := newReceiver(t, nil)
@@ -57,12 +70,15 @@ func TestIdleArmsNoTimer(t *testing.T) {
 	var wakes []time.Time
 	settled := false
 	for {
-		wake := w.next(t)
-		// Time stands still until the delivery is recorded (a report made
-		// before is followed by one made after: its request's end wakes
-		// the dispatcher).
+		lw := w.wait(t)
+		wake := lw.wake
+		// Time stands still until the delivery is recorded and the
+		// dispatcher has taken note (a report made before is followed by
+		// one made after: its request's end wakes the dispatcher). Moving
+		// it on before would have the dispatcher hand pages back again a
+		// second later for the request it had not seen end.
 		if !settled {
-			if settled = endpointStats(t, o, "e").Delivered == 1; !settled {
+			if settled = lw.inflight == 0 && endpointStats(t, o, "e").Delivered == 1; !settled {
 				continue
 			}
 		}
@@ -102,6 +118,7 @@ func TestIdleArmsNoTimer(t *testing.T) {
 // dispatcher looks at the clock again every second only if something
 // waits to be sent.
 func TestHoldArmsTimerOnlyForWork(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name    string
 		pending int
@@ -117,6 +134,14 @@ func TestHoldArmsTimerOnlyForWork(t *testing.T) {
 				t.Fatal(err)
 			}
 			enqueueN(t, o, 0, tt.pending)
+			// The kick of the enqueue would wake the dispatcher's second
+			// turn, which then stops its timer and arms it again: the
+			// count below could fall in between. Its first turn looks at
+			// the queue anyway.
+			select {
+			case <-o.kick:
+			default:
+			}
 			w := watchLoop(o)
 			run(t, o)
 			wake := w.next(t)

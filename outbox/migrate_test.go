@@ -37,6 +37,7 @@ func indexed(t *testing.T, o *Outbox, bucket []byte) []uint64 {
 // it comes due: delivered ones Retention after their delivery, the dead
 // one DeadRetention after it died, the pending one never.
 func TestMigrateV1File(t *testing.T) {
+	t.Parallel()
 	src, err := os.ReadFile(filepath.Join("testdata", "outbox-v1.db"))
 	if err != nil {
 		t.Fatal(err)

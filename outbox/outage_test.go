@@ -16,6 +16,7 @@ import (
 // backlog arrives within seconds of real time, about oldest first, each
 // event once with the random id stored at enqueue, and nothing is dead.
 func TestHourLongOutageWithInjectedClock(t *testing.T) {
+	t.Parallel()
 	clock := newFakeClock(time.Now())
 	r := newReceiver(t, nil)
 	r.now = clock.Now

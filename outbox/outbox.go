@@ -38,8 +38,9 @@ type Outbox struct {
 	// clock caches the clock guard's answer (see clockState).
 	clock clockCache
 	// waiting, if set (tests), is told before the dispatcher waits when it
-	// will wake up by itself (zero: it will not).
-	waiting func(wake time.Time)
+	// will wake up by itself (zero: it will not), and how many deliveries
+	// are between being sent and having their outcome recorded.
+	waiting func(wake time.Time, inflight int)
 }
 
 // Open opens (or creates) the outbox file, with fsync on every commit.

@@ -35,6 +35,7 @@ func answered(clock Clock, seq uint64, endpoint string, status int) attemptResul
 // out as fast as the first. (Probes used to come every ProbeInterval, 30 s
 // with jitter, from the first failure on.)
 func TestProbeBackoff(t *testing.T) {
+	t.Parallel()
 	const ceiling = 8 * time.Second
 	clock := newFakeClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	o := open(t, Options{Clock: clock, ProbeInterval: ceiling})
@@ -80,6 +81,7 @@ func TestProbeBackoff(t *testing.T) {
 // aged by no more than the slack, has no attempt counted, and keeps that
 // across a restart: each endpoint's unreachable time is in the file.
 func TestUnreachableTimeIsNotAged(t *testing.T) {
+	t.Parallel()
 	clock := newFakeClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	path := filepath.Join(t.TempDir(), "outbox.db")
 	o, err := Open(path, Options{Clock: clock})
@@ -140,6 +142,7 @@ func TestUnreachableTimeIsNotAged(t *testing.T) {
 // turn: the backlog must not be dead-lettered in a busy loop with the
 // clock standing still.
 func TestRequestErrorWhileUnreachablePaced(t *testing.T) {
+	t.Parallel()
 	clock := newFakeClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	o := open(t, Options{Clock: clock})
 	if err := o.SetEndpoints([]Endpoint{testEndpoint("chat")}); err != nil {

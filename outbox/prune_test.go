@@ -11,6 +11,7 @@ import (
 // its key (its source read again is still a duplicate), and newer events
 // and keys are untouched.
 func TestRetention(t *testing.T) {
+	t.Parallel()
 	clock := newFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	o := open(t, Options{Clock: clock, Retention: time.Hour})
 	enqueueN(t, o, 0, 3) // no endpoint: nothing to deliver, finished at once

@@ -12,6 +12,7 @@ import (
 // ProbeFirst after its last probe; an endpoint that answers is not held
 // back by it.
 func TestProbeTriggers(t *testing.T) {
+	t.Parallel()
 	clock := newFakeClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	o := open(t, Options{Clock: clock, ProbeInterval: time.Hour})
 	if err := o.SetEndpoints([]Endpoint{testEndpoint("down"), testEndpoint("up")}); err != nil {

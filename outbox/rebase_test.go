@@ -68,6 +68,7 @@ func (c *capture) requests() []captured {
 // dates the agent stamped move by the same amount; an event made after the
 // sync keeps its time.
 func TestRebaseUnsyncedEvents(t *testing.T) {
+	t.Parallel()
 	const layout = webhook.DateLayout
 	stale := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC) // fake-hwclock's last shutdown
 	jump := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC).Sub(stale)
@@ -83,6 +84,7 @@ func TestRebaseUnsyncedEvents(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			clk := newFakeClock(stale)
 			var synced atomic.Bool
 			synced.Store(tt.synced)

@@ -14,6 +14,7 @@ import (
 // (userinfo, a token in the query) fails; the error is kept as last_error,
 // logged and listed, but the credentials appear in none of them.
 func TestCredentialsInURLStayInside(t *testing.T) {
+	t.Parallel()
 	secrets := []string{"alice-user", "pw-hunter2", "tok-SECRET-42", "other-SECRET-43"}
 	var logs lockedBuffer
 	o := open(t, Options{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})

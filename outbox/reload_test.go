@@ -15,6 +15,7 @@ import (
 // so every event must arrive signed with the secret in force when it was
 // sent; all arrive, none twice, none dead.
 func TestHotReloadURLAndSecret(t *testing.T) {
+	t.Parallel()
 	r1 := newReceiver(t, nil)
 	r2 := newReceiver(t, nil)
 	r2.secret = func() string { return "second-secret" }
@@ -74,6 +75,7 @@ func TestHotReloadURLAndSecret(t *testing.T) {
 // neither sent nor lost, a new endpoint gets only later events, and the
 // parked ones go out when an endpoint of that name returns.
 func TestRemovedEndpointIsParked(t *testing.T) {
+	t.Parallel()
 	up := false
 	ra := newReceiver(t, func(int) int {
 		if up {
@@ -133,6 +135,7 @@ func TestRemovedEndpointIsParked(t *testing.T) {
 
 // TestRoutingFilters checks event and phone filters decide the deliveries.
 func TestRoutingFilters(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		events []webhook.Type

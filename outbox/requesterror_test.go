@@ -14,6 +14,7 @@ import (
 // the endpoint's name. It is no answer from the endpoint: it must not end the
 // offline state and drain the backlog while the network is still down.
 func TestRequestErrorIsNotAnAnswer(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		template string

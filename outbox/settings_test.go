@@ -13,6 +13,7 @@ import (
 // TestSetDeliveryConcurrencyLive: the number of requests in flight follows
 // a concurrency set while the dispatcher runs, down and up.
 func TestSetDeliveryConcurrencyLive(t *testing.T) {
+	t.Parallel()
 	var inflight, peak atomic.Int32
 	var served atomic.Int32
 	release := make(chan struct{})

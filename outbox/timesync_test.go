@@ -10,6 +10,7 @@ import (
 // unsynchronised; the hold shows in Stats and Metrics; once synchronised,
 // the events go out.
 func TestRequireTimeSyncHolds(t *testing.T) {
+	t.Parallel()
 	var synced atomic.Bool
 	r := newReceiver(t, nil)
 	o := open(t, Options{RequireTimeSync: true, TimeSynced: synced.Load})
