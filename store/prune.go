@@ -82,6 +82,28 @@ func (s *Store) Prune(ctx context.Context, now time.Time, ret Retention) (Pruned
 // cutoff, with their message references. It returns the finish time of the
 // oldest one kept, and whether more are due.
 func (s *Store) pruneSends(ctx context.Context, cutoff time.Time) (n int, oldest time.Time, more bool, err error) {
+	// A read first: with nothing due, no write transaction (and no
+	// commit) at all.
+	due := false
+	err = s.view(func(tx *bbolt.Tx) error {
+		done, err := bucket(tx, doneBucket)
+		if err != nil {
+			return err
+		}
+		k, _ := done.Cursor().First()
+		if k == nil {
+			return nil
+		}
+		if at, _, ok := timeKeyParts(k); ok && !at.Before(cutoff) {
+			oldest = at
+			return nil
+		}
+		due = true
+		return nil
+	})
+	if err != nil || !due {
+		return 0, oldest, false, err
+	}
 	err = s.update(ctx, func(tx *bbolt.Tx) error {
 		n, oldest, more = 0, time.Time{}, false
 		bs, err := buckets(tx, doneBucket, sendsBucket, refsBucket)
@@ -138,6 +160,29 @@ func (s *Store) pruneSends(ctx context.Context, cutoff time.Time) (n int, oldest
 // pruneMalformed keeps at most ret.MalformedCount malformed PDUs, none older
 // than ret.MalformedAge.
 func (s *Store) pruneMalformed(ctx context.Context, now time.Time, ret Retention) (n int, next time.Time, err error) {
+	due := false
+	err = s.view(func(tx *bbolt.Tx) error {
+		b, err := bucket(tx, malformedBucket)
+		if err != nil {
+			return err
+		}
+		k, _ := b.Cursor().First()
+		if k == nil {
+			return nil
+		}
+		var m MalformedPDU
+		decoded, _ := getJSON(b, k, &m)
+		at, perr := time.Parse(time.RFC3339, m.At)
+		if b.Stats().KeyN <= ret.MalformedCount && decoded && perr == nil && now.Sub(at) <= ret.MalformedAge {
+			next = at.Add(ret.MalformedAge + tick)
+			return nil
+		}
+		due = true
+		return nil
+	})
+	if err != nil || !due {
+		return 0, next, err
+	}
 	err = s.update(ctx, func(tx *bbolt.Tx) error {
 		n, next = 0, time.Time{}
 		b, err := bucket(tx, malformedBucket)

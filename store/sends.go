@@ -273,8 +273,8 @@ func putSend(tx *bbolt.Tx, r Send) error {
 		return err
 	}
 	active, finished := bs[0], bs[1]
-	old, had, err := getSend(tx, r.ID)
-	if err != nil {
+	old, had, readErr := getSend(tx, r.ID)
+	if readErr != nil {
 		had = false // a corrupt record is replaced; its index keys are unknown
 	}
 	if had {
@@ -292,9 +292,13 @@ func putSend(tx *bbolt.Tx, r Send) error {
 	if err := putJSON(to, u64(r.ID), r); err != nil {
 		return err
 	}
-	// A delete of a key that is not there reads but writes nothing.
-	if err := from.Delete(u64(r.ID)); err != nil {
-		return err
+	// Moved from the other bucket (or unknown there, if its record was
+	// corrupt): delete it there. A request in progress that stays in
+	// progress never reads the history's bucket.
+	if (had && old.Finished() != r.Finished()) || readErr != nil {
+		if err := from.Delete(u64(r.ID)); err != nil {
+			return err
+		}
 	}
 	return putRefs(tx, r)
 }
