@@ -14,6 +14,7 @@ import (
 // TestSmallRun runs every in-process figure with small counts and checks
 // the figures are complete and consistent, and that the table shows them.
 func TestSmallRun(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs the whole pipeline several times")
 	}
@@ -51,6 +52,7 @@ func TestSmallRun(t *testing.T) {
 // it idle with two phones for a short window: every figure is filled in
 // and consistent, and the table shows one row per count.
 func TestMeasureIdle(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the agent and runs it as a process")
 	}

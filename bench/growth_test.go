@@ -14,6 +14,7 @@ import (
 // retention longer than the run nothing is pruned, so the file keeps
 // growing: the check can fail.
 func TestGrowthPlateau(t *testing.T) {
+	t.Parallel()
 	const (
 		days        = 12
 		smsPerDay   = 120

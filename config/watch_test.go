@@ -113,6 +113,7 @@ func replace(t *testing.T, path, tmpName string, data []byte) {
 }
 
 func TestWatchSeesChanges(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		write func(t *testing.T, path string, data []byte)
@@ -148,6 +149,7 @@ func TestWatchSeesChanges(t *testing.T) {
 }
 
 func TestWatchIgnoresOtherFiles(t *testing.T) {
+	t.Parallel()
 	// The running configuration differs from the file, so that any reload
 	// at all would be reported.
 	running := Default()
@@ -176,6 +178,7 @@ func TestWatchIgnoresOtherFiles(t *testing.T) {
 }
 
 func TestWatchIgnoresUnchangedContent(t *testing.T) {
+	t.Parallel()
 	path, _, r := startWatch(t, WatchOptions{})
 	if err := os.WriteFile(path, append([]byte("# a comment\n"), version(1)...), 0o600); err != nil {
 		t.Fatal(err)
@@ -187,6 +190,7 @@ func TestWatchIgnoresUnchangedContent(t *testing.T) {
 // during it, however slowly the machine runs the writes: the burst must give
 // one read of the file, of its last version, once the quiet time passes.
 func TestWatchDebounces(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewFake(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
 	path, w, r := startWatch(t, WatchOptions{Clock: clk})
 	for n := 2; n <= 11; n++ {
@@ -222,6 +226,7 @@ func TestWatchDebounces(t *testing.T) {
 }
 
 func TestWatchInvalidThenRecovers(t *testing.T) {
+	t.Parallel()
 	path, _, r := startWatch(t, WatchOptions{})
 	replace(t, path, "tmp", []byte("user_id: 2\nbogus: 1\n"))
 	err := r.nextError(t)
@@ -240,6 +245,7 @@ func TestWatchInvalidThenRecovers(t *testing.T) {
 }
 
 func TestWatchReload(t *testing.T) {
+	t.Parallel()
 	_, w, r := startWatch(t, WatchOptions{})
 	// Reload reports the configuration even when it did not change (SIGHUP
 	// means "apply it again", e.g. after a secret file changed).
@@ -253,6 +259,7 @@ func TestWatchReload(t *testing.T) {
 }
 
 func TestWatchRearmsWhenDirectoryReplaced(t *testing.T) {
+	t.Parallel()
 	path, _, r := startWatch(t, WatchOptions{RearmInterval: 50 * time.Millisecond})
 	dir := filepath.Dir(path)
 	if err := os.RemoveAll(dir); err != nil {
@@ -292,6 +299,7 @@ func unwrapAll(err error) error {
 }
 
 func TestWatchStopsWithContext(t *testing.T) {
+	t.Parallel()
 	before := runtime.NumGoroutine()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "simhook.yaml")
@@ -324,6 +332,7 @@ func TestWatchStopsWithContext(t *testing.T) {
 }
 
 func TestWatchMissingDirectory(t *testing.T) {
+	t.Parallel()
 	_, err := Watch(context.Background(), filepath.Join(t.TempDir(), "nope", "simhook.yaml"), WatchOptions{})
 	if err == nil {
 		t.Fatal("Watch of a file in a missing directory succeeded")
