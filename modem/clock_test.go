@@ -251,7 +251,7 @@ func TestIncompleteMessageAtItsTimeout(t *testing.T) {
 // generous while.
 func drive(t *testing.T, clk *clock.Fake, m *modemsim.Modem, what string, cond func() bool) {
 	t.Helper()
-	const still = 5 * time.Millisecond
+	const still = 20 * time.Millisecond
 	giveUp := time.Now().Add(30 * time.Second)
 	var last []time.Time
 	lastCommands := -1

@@ -467,13 +467,16 @@ func TestFailedReadIsSweptSoon(t *testing.T) {
 // none may be deleted unread (a reply shifted by one command once made the
 // read of slot 3 return slot 2's message and delete slot 3).
 func TestLateRepliesShiftNothing(t *testing.T) {
-	m := modemsim.Start(t, modemsim.Options{})
+	clk := clock.NewFake(fakeStart)
+	m := modemsim.Start(t, modemsim.Options{Clock: clk})
 	rec := &recorder{}
 	p := runPhone(t, m, rec, func(c *Config) {
+		c.Clock = clk
 		c.CommandTimeout = time.Second
 		c.ProbeInterval = time.Minute
 		c.SweepInterval = 8 * time.Second
 	})
+	passQuietWaits(t, clk)
 	eventually(t, 10*time.Second, "phone up", rec.up)
 	reads := func(cmd string) int {
 		n := 0
@@ -489,18 +492,25 @@ func TestLateRepliesShiftNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 5*time.Second, "the read of slot 1", func() bool { return reads("+CMGR=1") == 1 })
+	readAt := clk.Now()
 	m.SetReplyDelay(300 * time.Millisecond)
 	if _, err := m.InjectSMS(modemsim.SMS{From: "+33622222222", Text: "two"}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "the timeout", func() bool { return p.Stats().Timeouts >= 1 })
-	time.Sleep(100 * time.Millisecond)
+	// The read's timeout (1 s) comes before its answer (1.5 s).
+	drive(t, clk, m, "the timeout", func() bool { return p.Stats().Timeouts >= 1 })
+	if got := clk.Now().Sub(readAt); got >= 1500*time.Millisecond {
+		t.Errorf("the read timed out %v after it was sent, after its late answer", got)
+	}
+	timedOut := clk.Now()
+	drive(t, clk, m, "a moment", func() bool { return clk.Now().Sub(timedOut) >= 100*time.Millisecond })
 	if _, err := m.InjectSMS(modemsim.SMS{From: "+33633333333", Text: "three"}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "three messages", func() bool { return len(rec.texts()) == 3 })
-	eventually(t, 15*time.Second, "an empty SIM", func() bool { return len(m.Stored("SM")) == 0 })
-	time.Sleep(time.Second)
+	drive(t, clk, m, "three messages", func() bool { return len(rec.texts()) == 3 })
+	drive(t, clk, m, "an empty SIM", func() bool { return len(m.Stored("SM")) == 0 })
+	emptied := clk.Now()
+	drive(t, clk, m, "a sweep more", func() bool { return clk.Now().Sub(emptied) >= 10*time.Second })
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	slot := map[string]int{"one": 1, "two": 2, "three": 3}
