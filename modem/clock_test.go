@@ -1,6 +1,7 @@
 package modem
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,12 @@ var fakeStart = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 // a fake clock initialises without the test stepping through it. Every
 // longer wait (a command's deadline, a probe, a sweep, a ring gap, a
 // reassembly timeout, a backoff) moves only when the test moves it.
+//
+// A quiet wait ends only once the clock's timers have stayed as they are
+// for quietSettle: lines on their way to the engine come in first, as they
+// would within a real quiet wait. Answers that come later than that (a
+// +CMGS prompt cancelled as the phone connects, say) are what a quiet wait
+// is for; a test that needs them runs on the real clock.
 func passQuietWaits(t *testing.T, clk *clock.Fake) {
 	t.Helper()
 	done := make(chan struct{})
@@ -36,15 +43,43 @@ func passQuietWaits(t *testing.T, clk *clock.Fake) {
 				}
 				return false
 			}
-			if !clk.WaitUntil(short, done) {
+			if !clk.WaitUntil(short, done) || !settle(clk, quietSettle, done) {
 				return
 			}
-			// Lines on their way to the engine are in before the wait
-			// ends; the engine counts queued lines before its verdict.
-			time.Sleep(2 * time.Millisecond)
-			clk.AdvanceTo(next)
+			// The wait may have ended meanwhile: move only to one still
+			// armed.
+			if short(clk.Now(), clk.Deadlines()) {
+				clk.AdvanceTo(next)
+			}
 		}
 	}()
+}
+
+// quietSettle is how long the timers of a fake clock must stay unchanged
+// before passQuietWaits ends a quiet wait. The simulator looks for a client
+// every 20 ms while none holds its port, so the first bytes of a connection
+// may reach it that much later.
+const quietSettle = 30 * time.Millisecond
+
+// settle waits until no timer of clk has been armed, stopped or fired for d
+// (real time), or done is closed; it reports whether the timers settled.
+func settle(clk *clock.Fake, d time.Duration, done <-chan struct{}) bool {
+	for {
+		select {
+		case <-done:
+			return false
+		default:
+		}
+		calls := 0
+		changed := func(time.Time, []time.Time) bool { calls++; return calls > 1 }
+		elapsed := make(chan struct{})
+		timer := time.AfterFunc(d, func() { close(elapsed) })
+		moved := clk.WaitUntil(changed, elapsed)
+		timer.Stop()
+		if !moved {
+			return true
+		}
+	}
 }
 
 // waitDeadlines waits until the armed timers of clk are exactly want.
@@ -87,29 +122,37 @@ func countCommands(m *modemsim.Modem, prefix string) int {
 }
 
 // fakePhone runs a phone on the simulator with a fake clock whose quiet
-// waits pass by themselves, and waits until it is up.
+// waits pass by themselves, and waits until it is up and idle: its first
+// sweep done, only its probe and sweep timers armed.
 func fakePhone(t *testing.T, opts modemsim.Options, tune func(*Config)) (*clock.Fake, *modemsim.Modem, *recorder, *Phone) {
 	t.Helper()
 	clk := clock.NewFake(fakeStart)
 	opts.Now = clk.Now
 	m := modemsim.Start(t, opts)
 	rec := &recorder{}
+	var probe, sweep time.Duration
 	p := runPhone(t, m, rec, func(c *Config) {
 		c.Clock = clk
 		c.ProbeInterval, c.SweepInterval = 30*time.Second, 10*time.Minute
 		if tune != nil {
 			tune(c)
 		}
+		probe, sweep = c.ProbeInterval, c.SweepInterval
 	})
 	passQuietWaits(t, clk)
-	giveUp := time.Now().Add(10 * time.Second)
-	for !rec.up() {
-		if time.Now().After(giveUp) {
-			t.Fatalf("phone not up: state %+v, timers %v, the modem got %q", p.State(), relative(clk, clk.Deadlines()), m.Commands())
-		}
-		time.Sleep(time.Millisecond)
+	idle := func(now time.Time, deadlines []time.Time) bool {
+		return rec.up() && sameTimes(deadlines, sortedTimes(now.Add(probe), now.Add(sweep)))
+	}
+	if !waitClock(clk, idle) {
+		t.Fatalf("phone not up and idle: state %+v, timers %v", p.State(), relative(clk, clk.Deadlines()))
 	}
 	return clk, m, rec, p
+}
+
+// sortedTimes returns the times earliest first.
+func sortedTimes(at ...time.Time) []time.Time {
+	slices.SortFunc(at, func(a, b time.Time) int { return a.Compare(b) })
+	return at
 }
 
 // TestIdlePhoneArmsOnlyProbeAndSweep: once up and idle, a phone has
