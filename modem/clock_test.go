@@ -126,9 +126,24 @@ func countCommands(m *modemsim.Modem, prefix string) int {
 // sweep done, only its probe and sweep timers armed.
 func fakePhone(t *testing.T, opts modemsim.Options, tune func(*Config)) (*clock.Fake, *modemsim.Modem, *recorder, *Phone) {
 	t.Helper()
+	return stockedFakePhone(t, opts, tune, nil)
+}
+
+// stockedFakePhone is fakePhone for a phone with work pending once up:
+// stock puts messages on the SIM before the phone connects, so that its
+// first sweep finds them all at once, and due are the deadlines armed
+// besides the probe and the sweep once the phone is idle. A message
+// injected while the phone runs is read on its own schedule, and the timers
+// after the first read can equal those after the last: a test that moved
+// the clock on the first would fire the deadline of the next read.
+func stockedFakePhone(t *testing.T, opts modemsim.Options, tune func(*Config), stock func(*modemsim.Modem), due ...time.Time) (*clock.Fake, *modemsim.Modem, *recorder, *Phone) {
+	t.Helper()
 	clk := clock.NewFake(fakeStart)
 	opts.Now = clk.Now
 	m := modemsim.Start(t, opts)
+	if stock != nil {
+		stock(m)
+	}
 	rec := &recorder{}
 	var probe, sweep time.Duration
 	p := runPhone(t, m, rec, func(c *Config) {
@@ -141,10 +156,12 @@ func fakePhone(t *testing.T, opts modemsim.Options, tune func(*Config)) (*clock.
 	})
 	passQuietWaits(t, clk)
 	idle := func(now time.Time, deadlines []time.Time) bool {
-		return rec.up() && sameTimes(deadlines, sortedTimes(now.Add(probe), now.Add(sweep)))
+		want := append([]time.Time{now.Add(probe), now.Add(sweep)}, due...)
+		return rec.up() && sameTimes(deadlines, sortedTimes(want...))
 	}
 	if !waitClock(clk, idle) {
-		t.Fatalf("phone not up and idle: state %+v, timers %v", p.State(), relative(clk, clk.Deadlines()))
+		t.Fatalf("phone not up and idle: state %+v, timers %v, want %v and %v after the probe and the sweep",
+			p.State(), relative(clk, clk.Deadlines()), relative(clk, due), []time.Duration{probe, sweep})
 	}
 	return clk, m, rec, p
 }
@@ -245,25 +262,26 @@ func TestCallEndsAtTheRingGap(t *testing.T) {
 // ConcatTimeout after the first part's timestamp, not a second before.
 func TestIncompleteMessageAtItsTimeout(t *testing.T) {
 	const timeout = 30 * time.Minute
-	clk, m, rec, _ := fakePhone(t, modemsim.Options{}, func(c *Config) {
-		c.ConcatTimeout = timeout
-		c.SweepInterval = 24 * time.Hour
-		c.ProbeInterval = 24 * time.Hour
-	})
-	up := clk.Now()
-	sent := up.Truncate(time.Second) // the timestamp's precision
+	sent := fakeStart // a whole second: the timestamp's precision
 	parts := deliverParts(t, "+33611111111", strings.Repeat("three parts, one never comes. ", 12), 31, sent)
 	if len(parts) != 3 {
 		t.Fatalf("%d parts, want 3", len(parts))
 	}
-	for _, part := range [][]byte{parts[0], parts[2]} {
-		if _, err := m.InjectPDU(part); err != nil {
-			t.Fatal(err)
+	stock := func(m *modemsim.Modem) {
+		for _, part := range [][]byte{parts[0], parts[2]} {
+			if _, err := m.InjectPDU(part); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	expiry := sent.Add(timeout)
+	clk, m, rec, _ := stockedFakePhone(t, modemsim.Options{}, func(c *Config) {
+		c.ConcatTimeout = timeout
+		c.SweepInterval = 24 * time.Hour
+		c.ProbeInterval = 24 * time.Hour
+	}, stock, expiry)
+	up := clk.Now()
 	probeAt, sweepAt := up.Add(24*time.Hour), up.Add(24*time.Hour)
-	waitDeadlines(t, clk, "waiting for the missing part", expiry, probeAt, sweepAt)
 	sweeps := countCommands(m, "+CMGL")
 	clk.AdvanceTo(expiry.Add(-time.Second))
 	if got := clk.Deadlines(); len(got) != 3 || !got[0].Equal(expiry) {

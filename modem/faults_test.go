@@ -311,20 +311,24 @@ func TestProfiles(t *testing.T) {
 // its SCTS) than ConcatTimeout is delivered as it is, flagged; a recent
 // incomplete one keeps waiting on the SIM.
 func TestConcatTimeout(t *testing.T) {
-	clk, m, rec, _ := fakePhone(t, modemsim.Options{}, func(c *Config) { c.ConcatTimeout = 30 * time.Minute })
-	up := clk.Now()
-	now := up.Truncate(time.Second) // the timestamps' precision
+	now := fakeStart // a whole second: the timestamps' precision
 	text := strings.Repeat("three parts, one never comes. ", 12)
 	old := deliverParts(t, "+33611111111", text, 21, now.Add(-time.Hour))
 	recent := deliverParts(t, "+33622222222", text, 22, now)
-	for _, part := range [][]byte{old[0], old[2], recent[0], recent[1]} {
-		if _, err := m.InjectPDU(part); err != nil {
-			t.Fatal(err)
+	stock := func(m *modemsim.Modem) {
+		for _, part := range [][]byte{old[0], old[2], recent[0], recent[1]} {
+			if _, err := m.InjectPDU(part); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
-	eventually(t, 10*time.Second, "the old message", func() bool { return rec.count() == 1 })
-	// The recent one waits for its own timeout, and nothing else is due.
-	waitDeadlines(t, clk, "the recent message waiting", up.Add(30*time.Second), up.Add(10*time.Minute), now.Add(30*time.Minute))
+	// Once idle, the recent message waits for its own timeout, and nothing
+	// else is due.
+	clk, m, rec, _ := stockedFakePhone(t, modemsim.Options{}, func(c *Config) { c.ConcatTimeout = 30 * time.Minute }, stock, now.Add(30*time.Minute))
+	up := clk.Now()
+	if n := rec.count(); n != 1 {
+		t.Fatalf("%d messages delivered by the first sweeps, want the old one", n)
+	}
 	clk.AdvanceTo(up.Add(10 * time.Minute)) // probes and a sweep
 	waitDeadlines(t, clk, "after a sweep", up.Add(10*time.Minute+30*time.Second), up.Add(20*time.Minute), now.Add(30*time.Minute))
 	rec.mu.Lock()
