@@ -3,6 +3,7 @@ package modem
 import (
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,16 +23,24 @@ var fakeStart = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 //
 // A quiet wait ends only once the clock's timers have stayed as they are
 // for quietSettle: lines on their way to the engine come in first, as they
-// would within a real quiet wait. Answers that come later than that (a
-// +CMGS prompt cancelled as the phone connects, say) are what a quiet wait
-// is for; a test that needs them runs on the real clock.
+// would within a real quiet wait. A line that comes later than that would
+// be taken for the next command's answer; promptClock is for the wait that
+// expects one.
 func passQuietWaits(t *testing.T, clk *clock.Fake) {
+	t.Helper()
+	passQuietWaitsOnce(t, clk, func() bool { return true })
+}
+
+// passQuietWaitsOnce is passQuietWaits whose first quiet wait ends only
+// once ready holds (ready must not call clk).
+func passQuietWaitsOnce(t *testing.T, clk *clock.Fake, ready func() bool) {
 	t.Helper()
 	done := make(chan struct{})
 	stopped := make(chan struct{})
 	t.Cleanup(func() { close(done); <-stopped })
 	go func() {
 		defer close(stopped)
+		first := true
 		for {
 			var next time.Time
 			short := func(now time.Time, deadlines []time.Time) bool {
@@ -43,12 +52,16 @@ func passQuietWaits(t *testing.T, clk *clock.Fake) {
 				}
 				return false
 			}
-			if !clk.WaitUntil(short, done) || !settle(clk, quietSettle, done) {
+			due := func(now time.Time, deadlines []time.Time) bool {
+				return short(now, deadlines) && (!first || ready())
+			}
+			if !clk.WaitUntil(due, done) || !settle(clk, quietSettle, done) {
 				return
 			}
 			// The wait may have ended meanwhile: move only to one still
 			// armed.
 			if short(clk.Now(), clk.Deadlines()) {
+				first = false
 				clk.AdvanceTo(next)
 			}
 		}
@@ -56,10 +69,8 @@ func passQuietWaits(t *testing.T, clk *clock.Fake) {
 }
 
 // quietSettle is how long the timers of a fake clock must stay unchanged
-// before passQuietWaits ends a quiet wait. The simulator looks for a client
-// every 20 ms while none holds its port, so the first bytes of a connection
-// may reach it that much later.
-const quietSettle = 30 * time.Millisecond
+// before passQuietWaits ends a quiet wait.
+const quietSettle = 20 * time.Millisecond
 
 // settle waits until no timer of clk has been armed, stopped or fired for d
 // (real time), or done is closed; it reports whether the timers settled.
@@ -362,4 +373,31 @@ func quietClock(t *testing.T) *clock.Fake {
 	clk := clock.NewFake(fakeStart)
 	passQuietWaits(t, clk)
 	return clk
+}
+
+// promptClock is quietClock for a phone that connects to a modem left in a
+// +CMGS prompt: the first quiet wait, after the ESC that cancels the
+// prompt, ends only once the engine got the cancellation's OK (and armed
+// the wait again, its second timer). The OK may come well after the ESC:
+// the simulator looks for a client only every 20 ms while nobody holds its
+// port. Give the phone the returned clock; the Fake in it is the one that
+// moves.
+func promptClock(t *testing.T) *countingClock {
+	t.Helper()
+	c := &countingClock{Fake: clock.NewFake(fakeStart)}
+	passQuietWaitsOnce(t, c.Fake, func() bool { return c.armed.Load() >= 2 })
+	return c
+}
+
+// countingClock is a Fake that counts the timers armed on it.
+type countingClock struct {
+	*clock.Fake
+	armed atomic.Int64
+}
+
+// NewTimer counts the timer before the Fake arms it, so that a waiter
+// woken by the arming sees the count.
+func (c *countingClock) NewTimer(d time.Duration) clock.Timer {
+	c.armed.Add(1)
+	return c.Fake.NewTimer(d)
 }

@@ -112,6 +112,9 @@ func dumpPhone(t *testing.T, p *Phone, m *modemsim.Modem, clk clock.Clock, j *jo
 	t.Logf("phone stats %+v", p.Stats())
 	cmds := m.Commands()
 	t.Logf("the modem's last commands (of %d): %q", len(cmds), cmds[max(0, len(cmds)-30):])
+	if c, ok := clk.(*countingClock); ok {
+		clk = c.Fake
+	}
 	if f, ok := clk.(*clock.Fake); ok {
 		t.Logf("fake time %v after the start, timers armed for %v", f.Now().Sub(fakeStart), relative(f, f.Deadlines()))
 	}

@@ -617,15 +617,14 @@ func TestFailedDeleteOfOnePart(t *testing.T) {
 // TestPromptLeftOpen: a program killed between AT+CMGS and its PDU leaves
 // the modem in the prompt, where it takes every command as message text and
 // answers nothing. The next session must get the modem back, and the junk
-// must not be sent as a message. It runs on the real clock: the answer to
-// the cancelled prompt comes during the very quiet wait a fake clock would
-// pass.
+// must not be sent as a message.
 func TestPromptLeftOpen(t *testing.T) {
-	t.Parallel()
 	m := modemsim.Start(t, modemsim.Options{})
 	leavePromptOpen(t, m)
 	rec := &recorder{}
-	p := runPhone(t, m, rec, nil)
+	p := runPhone(t, m, rec, func(c *Config) {
+		c.Clock, c.ProbeInterval, c.SweepInterval = promptClock(t), time.Hour, time.Hour
+	})
 	eventually(t, 15*time.Second, "phone up", rec.up)
 	if _, err := p.Send(testContext(t), "+33600000001", "after the prompt", false); err != nil {
 		t.Fatal(err)

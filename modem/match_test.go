@@ -103,9 +103,7 @@ func TestMatchLeavesPortsOfOtherPhonesAlone(t *testing.T) {
 }
 
 // TestMatchThroughAPromptLeftOpen: identifying a modem left in a +CMGS
-// prompt by a killed program first cancels the prompt. It runs on the real
-// clock: the answer to the cancelled prompt comes during the very quiet
-// wait a fake clock would pass.
+// prompt by a killed program first cancels the prompt.
 func TestMatchThroughAPromptLeftOpen(t *testing.T) {
 	m := modemsim.Start(t, modemsim.Options{IMEI: "350000000000021"})
 	saved := listPorts
@@ -114,8 +112,9 @@ func TestMatchThroughAPromptLeftOpen(t *testing.T) {
 		return []*enumerator.PortDetails{{Name: m.Path(), IsUSB: true, VID: "2c7c", PID: "0125"}}, nil
 	}
 	leavePromptOpen(t, m)
-	got, err := NewPhone(Config{ID: 1, Match: Match{IMEI: "350000000000021"}}, &recorder{}).match(testContext(t))
+	clk := promptClock(t)
+	got, err := NewPhone(Config{ID: 1, Match: Match{IMEI: "350000000000021"}, Clock: clk}, &recorder{}).match(testContext(t))
 	if err != nil || got != m.Path() {
-		t.Errorf("got %q %v, want %q", got, err, m.Path())
+		t.Errorf("got %q %v, want %q; timers armed for %v; the modem got %q", got, err, m.Path(), relative(clk.Fake, clk.Deadlines()), m.Commands())
 	}
 }
