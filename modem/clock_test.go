@@ -1,7 +1,9 @@
 package modem
 
 import (
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,13 +20,27 @@ var fakeStart = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 // a fake clock initialises without the test stepping through it. Every
 // longer wait (a command's deadline, a probe, a sweep, a ring gap, a
 // reassembly timeout, a backoff) moves only when the test moves it.
+//
+// A quiet wait ends only once the clock's timers have stayed as they are
+// for quietSettle: lines on their way to the engine come in first, as they
+// would within a real quiet wait. A line that comes later than that would
+// be taken for the next command's answer; promptClock is for the wait that
+// expects one.
 func passQuietWaits(t *testing.T, clk *clock.Fake) {
+	t.Helper()
+	passQuietWaitsOnce(t, clk, func() bool { return true })
+}
+
+// passQuietWaitsOnce is passQuietWaits whose first quiet wait ends only
+// once ready holds (ready must not call clk).
+func passQuietWaitsOnce(t *testing.T, clk *clock.Fake, ready func() bool) {
 	t.Helper()
 	done := make(chan struct{})
 	stopped := make(chan struct{})
 	t.Cleanup(func() { close(done); <-stopped })
 	go func() {
 		defer close(stopped)
+		first := true
 		for {
 			var next time.Time
 			short := func(now time.Time, deadlines []time.Time) bool {
@@ -36,15 +52,45 @@ func passQuietWaits(t *testing.T, clk *clock.Fake) {
 				}
 				return false
 			}
-			if !clk.WaitUntil(short, done) {
+			due := func(now time.Time, deadlines []time.Time) bool {
+				return short(now, deadlines) && (!first || ready())
+			}
+			if !clk.WaitUntil(due, done) || !settle(clk, quietSettle, done) {
 				return
 			}
-			// Lines on their way to the engine are in before the wait
-			// ends; the engine counts queued lines before its verdict.
-			time.Sleep(2 * time.Millisecond)
-			clk.AdvanceTo(next)
+			// The wait may have ended meanwhile: move only to one still
+			// armed.
+			if short(clk.Now(), clk.Deadlines()) {
+				first = false
+				clk.AdvanceTo(next)
+			}
 		}
 	}()
+}
+
+// quietSettle is how long the timers of a fake clock must stay unchanged
+// before passQuietWaits ends a quiet wait.
+const quietSettle = 20 * time.Millisecond
+
+// settle waits until no timer of clk has been armed, stopped or fired for d
+// (real time), or done is closed; it reports whether the timers settled.
+func settle(clk *clock.Fake, d time.Duration, done <-chan struct{}) bool {
+	for {
+		select {
+		case <-done:
+			return false
+		default:
+		}
+		calls := 0
+		changed := func(time.Time, []time.Time) bool { calls++; return calls > 1 }
+		elapsed := make(chan struct{})
+		timer := time.AfterFunc(d, func() { close(elapsed) })
+		moved := clk.WaitUntil(changed, elapsed)
+		timer.Stop()
+		if !moved {
+			return true
+		}
+	}
 }
 
 // waitDeadlines waits until the armed timers of clk are exactly want.
@@ -87,29 +133,54 @@ func countCommands(m *modemsim.Modem, prefix string) int {
 }
 
 // fakePhone runs a phone on the simulator with a fake clock whose quiet
-// waits pass by themselves, and waits until it is up.
+// waits pass by themselves, and waits until it is up and idle: its first
+// sweep done, only its probe and sweep timers armed.
 func fakePhone(t *testing.T, opts modemsim.Options, tune func(*Config)) (*clock.Fake, *modemsim.Modem, *recorder, *Phone) {
+	t.Helper()
+	return stockedFakePhone(t, opts, tune, nil)
+}
+
+// stockedFakePhone is fakePhone for a phone with work pending once up:
+// stock puts messages on the SIM before the phone connects, so that its
+// first sweep finds them all at once, and due are the deadlines armed
+// besides the probe and the sweep once the phone is idle. A message
+// injected while the phone runs is read on its own schedule, and the timers
+// after the first read can equal those after the last: a test that moved
+// the clock on the first would fire the deadline of the next read.
+func stockedFakePhone(t *testing.T, opts modemsim.Options, tune func(*Config), stock func(*modemsim.Modem), due ...time.Time) (*clock.Fake, *modemsim.Modem, *recorder, *Phone) {
 	t.Helper()
 	clk := clock.NewFake(fakeStart)
 	opts.Now = clk.Now
 	m := modemsim.Start(t, opts)
+	if stock != nil {
+		stock(m)
+	}
 	rec := &recorder{}
+	var probe, sweep time.Duration
 	p := runPhone(t, m, rec, func(c *Config) {
 		c.Clock = clk
 		c.ProbeInterval, c.SweepInterval = 30*time.Second, 10*time.Minute
 		if tune != nil {
 			tune(c)
 		}
+		probe, sweep = c.ProbeInterval, c.SweepInterval
 	})
 	passQuietWaits(t, clk)
-	giveUp := time.Now().Add(10 * time.Second)
-	for !rec.up() {
-		if time.Now().After(giveUp) {
-			t.Fatalf("phone not up: state %+v, timers %v, the modem got %q", p.State(), relative(clk, clk.Deadlines()), m.Commands())
-		}
-		time.Sleep(time.Millisecond)
+	idle := func(now time.Time, deadlines []time.Time) bool {
+		want := append([]time.Time{now.Add(probe), now.Add(sweep)}, due...)
+		return rec.up() && sameTimes(deadlines, sortedTimes(want...))
+	}
+	if !waitClock(clk, idle) {
+		t.Fatalf("phone not up and idle: state %+v, timers %v, want %v and %v after the probe and the sweep",
+			p.State(), relative(clk, clk.Deadlines()), relative(clk, due), []time.Duration{probe, sweep})
 	}
 	return clk, m, rec, p
+}
+
+// sortedTimes returns the times earliest first.
+func sortedTimes(at ...time.Time) []time.Time {
+	slices.SortFunc(at, func(a, b time.Time) int { return a.Compare(b) })
+	return at
 }
 
 // TestIdlePhoneArmsOnlyProbeAndSweep: once up and idle, a phone has
@@ -202,25 +273,26 @@ func TestCallEndsAtTheRingGap(t *testing.T) {
 // ConcatTimeout after the first part's timestamp, not a second before.
 func TestIncompleteMessageAtItsTimeout(t *testing.T) {
 	const timeout = 30 * time.Minute
-	clk, m, rec, _ := fakePhone(t, modemsim.Options{}, func(c *Config) {
-		c.ConcatTimeout = timeout
-		c.SweepInterval = 24 * time.Hour
-		c.ProbeInterval = 24 * time.Hour
-	})
-	up := clk.Now()
-	sent := up.Truncate(time.Second) // the timestamp's precision
+	sent := fakeStart // a whole second: the timestamp's precision
 	parts := deliverParts(t, "+33611111111", strings.Repeat("three parts, one never comes. ", 12), 31, sent)
 	if len(parts) != 3 {
 		t.Fatalf("%d parts, want 3", len(parts))
 	}
-	for _, part := range [][]byte{parts[0], parts[2]} {
-		if _, err := m.InjectPDU(part); err != nil {
-			t.Fatal(err)
+	stock := func(m *modemsim.Modem) {
+		for _, part := range [][]byte{parts[0], parts[2]} {
+			if _, err := m.InjectPDU(part); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	expiry := sent.Add(timeout)
+	clk, m, rec, _ := stockedFakePhone(t, modemsim.Options{}, func(c *Config) {
+		c.ConcatTimeout = timeout
+		c.SweepInterval = 24 * time.Hour
+		c.ProbeInterval = 24 * time.Hour
+	}, stock, expiry)
+	up := clk.Now()
 	probeAt, sweepAt := up.Add(24*time.Hour), up.Add(24*time.Hour)
-	waitDeadlines(t, clk, "waiting for the missing part", expiry, probeAt, sweepAt)
 	sweeps := countCommands(m, "+CMGL")
 	clk.AdvanceTo(expiry.Add(-time.Second))
 	if got := clk.Deadlines(); len(got) != 3 || !got[0].Equal(expiry) {
@@ -251,7 +323,7 @@ func TestIncompleteMessageAtItsTimeout(t *testing.T) {
 // generous while.
 func drive(t *testing.T, clk *clock.Fake, m *modemsim.Modem, what string, cond func() bool) {
 	t.Helper()
-	const still = 5 * time.Millisecond
+	const still = 20 * time.Millisecond
 	giveUp := time.Now().Add(30 * time.Second)
 	var last []time.Time
 	lastCommands := -1
@@ -301,4 +373,31 @@ func quietClock(t *testing.T) *clock.Fake {
 	clk := clock.NewFake(fakeStart)
 	passQuietWaits(t, clk)
 	return clk
+}
+
+// promptClock is quietClock for a phone that connects to a modem left in a
+// +CMGS prompt: the first quiet wait, after the ESC that cancels the
+// prompt, ends only once the engine got the cancellation's OK (and armed
+// the wait again, its second timer). The OK may come well after the ESC:
+// the simulator looks for a client only every 20 ms while nobody holds its
+// port. Give the phone the returned clock; the Fake in it is the one that
+// moves.
+func promptClock(t *testing.T) *countingClock {
+	t.Helper()
+	c := &countingClock{Fake: clock.NewFake(fakeStart)}
+	passQuietWaitsOnce(t, c.Fake, func() bool { return c.armed.Load() >= 2 })
+	return c
+}
+
+// countingClock is a Fake that counts the timers armed on it.
+type countingClock struct {
+	*clock.Fake
+	armed atomic.Int64
+}
+
+// NewTimer counts the timer before the Fake arms it, so that a waiter
+// woken by the arming sees the count.
+func (c *countingClock) NewTimer(d time.Duration) clock.Timer {
+	c.armed.Add(1)
+	return c.Fake.NewTimer(d)
 }

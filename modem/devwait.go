@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,8 +35,11 @@ var matchDirs = []string{"/dev", "/dev/serial/by-id"}
 // phone learns within milliseconds that its device appeared or vanished.
 // It is owned by one phone's Run and closed when Run returns.
 type devWatch struct {
-	fsw     *fsnotify.Watcher // nil when inotify is unavailable: poll only
-	watched map[string]bool
+	fsw *fsnotify.Watcher // nil when inotify is unavailable: poll only
+	// watched are the directories watched, each as it was when its watch
+	// was armed: a directory removed and created again under the same name
+	// is another one, whose watch must be armed anew.
+	watched map[string]os.FileInfo
 	log     *slog.Logger
 	poll    time.Duration
 	clk     clock.Clock
@@ -44,7 +48,7 @@ type devWatch struct {
 // newDevWatch makes a watcher whose waits run on clk; without inotify it
 // falls back to polling.
 func newDevWatch(log *slog.Logger, poll time.Duration, clk clock.Clock) *devWatch {
-	w := &devWatch{watched: make(map[string]bool), log: log, poll: poll, clk: clock.Or(clk)}
+	w := &devWatch{watched: make(map[string]os.FileInfo), log: log, poll: poll, clk: clock.Or(clk)}
 	fsw, err := fsnotify.NewWatcher()
 	if err != nil {
 		log.Warn("cannot watch for modems appearing; polling instead", "err", err, "every", poll)
@@ -64,31 +68,56 @@ func (w *devWatch) Close() {
 // watchFor arms watches on the nearest existing ancestor of each
 // directory, and on the directory itself once it exists, so that a path
 // under a directory that does not exist yet (/dev/serial/by-id disappears
-// with the last USB serial device) is noticed when it is created.
+// with the last USB serial device) is noticed when it is created. A
+// directory created below the ancestor while its watch was being armed is
+// found by looking again, and watched in turn.
+//
+// A directory watched before but since removed and created again (udev
+// removes /dev/serial with the last USB serial device and creates it with
+// the next) is watched again: its old watch went with the old directory,
+// and inotify may not say so (no event comes for a watched directory's
+// removal once its parent is watched too). So is a directory whose watch
+// the watcher dropped.
 func (w *devWatch) watchFor(dirs ...string) {
 	if w.fsw == nil {
 		return
 	}
 	for _, dir := range dirs {
-		d := filepath.Clean(dir)
-		for {
-			if st, err := os.Stat(d); err == nil && st.IsDir() {
+		for armed := ""; ; {
+			d, st := nearestDir(filepath.Clean(dir))
+			if st == nil || d == armed {
 				break
 			}
-			parent := filepath.Dir(d)
-			if parent == d {
+			armed = d
+			if prev, ok := w.watched[d]; ok && os.SameFile(prev, st) && slices.Contains(w.fsw.WatchList(), d) {
+				continue
+			}
+			if _, ok := w.watched[d]; ok {
+				_ = w.fsw.Remove(d) // the old directory's watch, if inotify kept it
+			}
+			if err := w.fsw.Add(d); err != nil {
+				w.log.Debug("cannot watch directory", "dir", d, "err", err)
+				delete(w.watched, d)
 				break
 			}
-			d = parent
+			w.watched[d] = st
 		}
-		if w.watched[d] {
-			continue
+	}
+}
+
+// nearestDir is dir or its nearest ancestor that exists, with its
+// FileInfo (nil if none does).
+func nearestDir(dir string) (string, os.FileInfo) {
+	d := dir
+	for {
+		if st, err := os.Stat(d); err == nil && st.IsDir() {
+			return d, st
 		}
-		if err := w.fsw.Add(d); err != nil {
-			w.log.Debug("cannot watch directory", "dir", d, "err", err)
-			continue
+		parent := filepath.Dir(d)
+		if parent == d {
+			return d, nil
 		}
-		w.watched[d] = true
+		d = parent
 	}
 }
 

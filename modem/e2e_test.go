@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/simhook/simhook/internal/clock"
 	"github.com/simhook/simhook/modem/modemsim"
 )
 
@@ -64,7 +67,10 @@ func (r *recorder) HandleState(s State) {
 func (r *recorder) count() int { r.mu.Lock(); defer r.mu.Unlock(); return len(r.msgs) }
 func (r *recorder) up() bool   { r.mu.Lock(); defer r.mu.Unlock(); return r.state.Status == "up" }
 
-// runPhone runs a phone on the simulator until the test ends.
+// runPhone runs a phone on the simulator until the test ends. Unless the
+// test brings its own logger or trace, the phone's log and AT trace go to a
+// journal of their last lines; if the test fails, the journal, the phone's
+// state, the modem's last commands and any fake clock's timers are logged.
 func runPhone(t *testing.T, m *modemsim.Modem, h Handler, tune func(*Config)) *Phone {
 	t.Helper()
 	cfg := Config{ID: 1, Port: m.Path(), DeliveryReports: true, ProbeInterval: 300 * time.Millisecond,
@@ -72,12 +78,84 @@ func runPhone(t *testing.T, m *modemsim.Modem, h Handler, tune func(*Config)) *P
 	if tune != nil {
 		tune(&cfg)
 	}
+	var j *journal
+	if cfg.Logger == nil && !cfg.Trace {
+		j = &journal{max: 300}
+		cfg.Logger = slog.New(slog.NewTextHandler(j, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		cfg.Trace = true
+	}
 	p := NewPhone(cfg, h)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = p.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() {
+		if t.Failed() {
+			dumpPhone(t, p, m, cfg.Clock, j)
+		}
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			buf := make([]byte, 1<<20)
+			t.Errorf("the phone did not stop; goroutines:\n%s", buf[:runtime.Stack(buf, true)])
+		}
+	})
 	return p
+}
+
+// dumpPhone logs what a failed test needs to see of a phone: its state and
+// counters, the modem's last commands, the fake clock's timers and the
+// journal of the phone's log and trace (j may be nil).
+func dumpPhone(t *testing.T, p *Phone, m *modemsim.Modem, clk clock.Clock, j *journal) {
+	t.Helper()
+	t.Logf("phone state %+v", p.State())
+	t.Logf("phone stats %+v", p.Stats())
+	cmds := m.Commands()
+	t.Logf("the modem's last commands (of %d): %q", len(cmds), cmds[max(0, len(cmds)-30):])
+	if c, ok := clk.(*countingClock); ok {
+		clk = c.Fake
+	}
+	if f, ok := clk.(*clock.Fake); ok {
+		t.Logf("fake time %v after the start, timers armed for %v", f.Now().Sub(fakeStart), relative(f, f.Deadlines()))
+	}
+	if j != nil {
+		t.Logf("the phone's last log and trace lines:\n%s", j.String())
+	}
+}
+
+// journal keeps the last max writes made to it (one slog record each).
+type journal struct {
+	mu    sync.Mutex
+	max   int
+	lines []string
+	lost  int
+}
+
+func (j *journal) Write(b []byte) (int, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if len(j.lines) >= j.max {
+		j.lines = j.lines[1:]
+		j.lost++
+	}
+	j.lines = append(j.lines, string(b))
+	return len(b), nil
+}
+
+func (j *journal) String() string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return fmt.Sprintf("(%d earlier lines not kept)\n%s", j.lost, strings.Join(j.lines, ""))
+}
+
+// testContext is the context of a test's calls into a phone (match, Send):
+// it ends after a generous while, so that a phone waiting on a fake clock
+// nobody moves fails the test instead of hanging it.
+func testContext(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
 }
 
 func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
@@ -196,7 +274,7 @@ func TestSendAndReports(t *testing.T) {
 		c.RefSource = func() (uint16, error) { return 41, nil }
 	})
 	eventually(t, 10*time.Second, "phone up", rec.up)
-	ctx := context.Background()
+	ctx := testContext(t)
 	long := strings.Repeat("A long text with € and more. ", 12)
 	refs, err := p.Send(ctx, "+33600000001", long, true)
 	if err != nil || len(refs) != 3 {

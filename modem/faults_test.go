@@ -75,7 +75,7 @@ func TestFaultsEndWithEveryMessage(t *testing.T) {
 				}
 			}
 			drive(t, clk, m, "phone up after the fault", rec.up)
-			if _, err := p.Send(context.Background(), "+33600000009", "still works", false); err != nil {
+			if _, err := p.Send(testContext(t), "+33600000009", "still works", false); err != nil {
 				t.Errorf("send after the fault: %v", err)
 			}
 			t.Logf("reconnects %d, last error %q, stats %+v", p.State().Reconnects, p.State().LastError, p.Stats())
@@ -238,11 +238,11 @@ func TestDirectStatusReports(t *testing.T) {
 	rec := &recorder{}
 	p := runPhone(t, m, rec, func(c *Config) { quietly(t, c); c.Init = []string{"AT+CNMI=2,1,0,1,0"} })
 	eventually(t, 10*time.Second, "phone up", rec.up)
-	ok, err := p.Send(context.Background(), "+33600000004", "delivered", true)
+	ok, err := p.Send(testContext(t), "+33600000004", "delivered", true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bad, err := p.Send(context.Background(), "+33600000005", "fails", true)
+	bad, err := p.Send(testContext(t), "+33600000005", "fails", true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,20 +311,24 @@ func TestProfiles(t *testing.T) {
 // its SCTS) than ConcatTimeout is delivered as it is, flagged; a recent
 // incomplete one keeps waiting on the SIM.
 func TestConcatTimeout(t *testing.T) {
-	clk, m, rec, _ := fakePhone(t, modemsim.Options{}, func(c *Config) { c.ConcatTimeout = 30 * time.Minute })
-	up := clk.Now()
-	now := up.Truncate(time.Second) // the timestamps' precision
+	now := fakeStart // a whole second: the timestamps' precision
 	text := strings.Repeat("three parts, one never comes. ", 12)
 	old := deliverParts(t, "+33611111111", text, 21, now.Add(-time.Hour))
 	recent := deliverParts(t, "+33622222222", text, 22, now)
-	for _, part := range [][]byte{old[0], old[2], recent[0], recent[1]} {
-		if _, err := m.InjectPDU(part); err != nil {
-			t.Fatal(err)
+	stock := func(m *modemsim.Modem) {
+		for _, part := range [][]byte{old[0], old[2], recent[0], recent[1]} {
+			if _, err := m.InjectPDU(part); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
-	eventually(t, 10*time.Second, "the old message", func() bool { return rec.count() == 1 })
-	// The recent one waits for its own timeout, and nothing else is due.
-	waitDeadlines(t, clk, "the recent message waiting", up.Add(30*time.Second), up.Add(10*time.Minute), now.Add(30*time.Minute))
+	// Once idle, the recent message waits for its own timeout, and nothing
+	// else is due.
+	clk, m, rec, _ := stockedFakePhone(t, modemsim.Options{}, func(c *Config) { c.ConcatTimeout = 30 * time.Minute }, stock, now.Add(30*time.Minute))
+	up := clk.Now()
+	if n := rec.count(); n != 1 {
+		t.Fatalf("%d messages delivered by the first sweeps, want the old one", n)
+	}
 	clk.AdvanceTo(up.Add(10 * time.Minute)) // probes and a sweep
 	waitDeadlines(t, clk, "after a sweep", up.Add(10*time.Minute+30*time.Second), up.Add(20*time.Minute), now.Add(30*time.Minute))
 	rec.mu.Lock()
@@ -467,13 +471,16 @@ func TestFailedReadIsSweptSoon(t *testing.T) {
 // none may be deleted unread (a reply shifted by one command once made the
 // read of slot 3 return slot 2's message and delete slot 3).
 func TestLateRepliesShiftNothing(t *testing.T) {
-	m := modemsim.Start(t, modemsim.Options{})
+	clk := clock.NewFake(fakeStart)
+	m := modemsim.Start(t, modemsim.Options{Clock: clk})
 	rec := &recorder{}
 	p := runPhone(t, m, rec, func(c *Config) {
+		c.Clock = clk
 		c.CommandTimeout = time.Second
 		c.ProbeInterval = time.Minute
 		c.SweepInterval = 8 * time.Second
 	})
+	passQuietWaits(t, clk)
 	eventually(t, 10*time.Second, "phone up", rec.up)
 	reads := func(cmd string) int {
 		n := 0
@@ -489,18 +496,25 @@ func TestLateRepliesShiftNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 5*time.Second, "the read of slot 1", func() bool { return reads("+CMGR=1") == 1 })
+	readAt := clk.Now()
 	m.SetReplyDelay(300 * time.Millisecond)
 	if _, err := m.InjectSMS(modemsim.SMS{From: "+33622222222", Text: "two"}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "the timeout", func() bool { return p.Stats().Timeouts >= 1 })
-	time.Sleep(100 * time.Millisecond)
+	// The read's timeout (1 s) comes before its answer (1.5 s).
+	drive(t, clk, m, "the timeout", func() bool { return p.Stats().Timeouts >= 1 })
+	if got := clk.Now().Sub(readAt); got >= 1500*time.Millisecond {
+		t.Errorf("the read timed out %v after it was sent, after its late answer", got)
+	}
+	timedOut := clk.Now()
+	drive(t, clk, m, "a moment", func() bool { return clk.Now().Sub(timedOut) >= 100*time.Millisecond })
 	if _, err := m.InjectSMS(modemsim.SMS{From: "+33633333333", Text: "three"}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "three messages", func() bool { return len(rec.texts()) == 3 })
-	eventually(t, 15*time.Second, "an empty SIM", func() bool { return len(m.Stored("SM")) == 0 })
-	time.Sleep(time.Second)
+	drive(t, clk, m, "three messages", func() bool { return len(rec.texts()) == 3 })
+	drive(t, clk, m, "an empty SIM", func() bool { return len(m.Stored("SM")) == 0 })
+	emptied := clk.Now()
+	drive(t, clk, m, "a sweep more", func() bool { return clk.Now().Sub(emptied) >= 10*time.Second })
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	slot := map[string]int{"one": 1, "two": 2, "three": 3}
@@ -608,9 +622,11 @@ func TestPromptLeftOpen(t *testing.T) {
 	m := modemsim.Start(t, modemsim.Options{})
 	leavePromptOpen(t, m)
 	rec := &recorder{}
-	p := runPhone(t, m, rec, func(c *Config) { quietly(t, c) })
+	p := runPhone(t, m, rec, func(c *Config) {
+		c.Clock, c.ProbeInterval, c.SweepInterval = promptClock(t), time.Hour, time.Hour
+	})
 	eventually(t, 15*time.Second, "phone up", rec.up)
-	if _, err := p.Send(context.Background(), "+33600000001", "after the prompt", false); err != nil {
+	if _, err := p.Send(testContext(t), "+33600000001", "after the prompt", false); err != nil {
 		t.Fatal(err)
 	}
 	if sent := m.SentMessages(); len(sent) != 1 || sent[0].Text != "after the prompt" {

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"go.bug.st/serial"
 	"go.bug.st/serial/enumerator"
 )
 
@@ -63,7 +62,7 @@ func (p *Phone) askIdentity(ctx context.Context, name string) (string, error) {
 		return "", fmt.Errorf("%s is in use by another phone", name)
 	}
 	defer release()
-	port, err := serial.Open(name, &serial.Mode{BaudRate: p.cfg.Baud})
+	port, err := openSerial(name, p.cfg.Baud)
 	if err != nil {
 		return "", err
 	}

@@ -36,9 +36,9 @@ func TestMatch(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := NewPhone(Config{ID: 1, Match: tt.match, Clock: quietClock(t)}, &recorder{})
-			ctx := t.Context()
-			got, err := p.match(ctx)
+			clk := quietClock(t)
+			p := NewPhone(Config{ID: 1, Match: tt.match, Clock: clk}, &recorder{})
+			got, err := p.match(testContext(t))
 			if tt.want == "" {
 				if err == nil {
 					t.Errorf("matched %s", got)
@@ -46,7 +46,8 @@ func TestMatch(t *testing.T) {
 				return
 			}
 			if err != nil || got != tt.want {
-				t.Errorf("got %q %v, want %q", got, err, tt.want)
+				t.Errorf("got %q %v, want %q; timers armed for %v; modem a got %q, b got %q",
+					got, err, tt.want, relative(clk, clk.Deadlines()), a.Commands(), b.Commands())
 			}
 		})
 	}
@@ -90,7 +91,7 @@ func TestMatchLeavesPortsOfOtherPhonesAlone(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := NewPhone(Config{ID: 2, Match: tt.match, Clock: quietClock(t)}, &recorder{}).match(t.Context())
+			got, err := NewPhone(Config{ID: 2, Match: tt.match, Clock: quietClock(t)}, &recorder{}).match(testContext(t))
 			if tt.want == "" && err == nil || tt.want != "" && (err != nil || got != tt.want) {
 				t.Errorf("got %q %v, want %q", got, err, tt.want)
 			}
@@ -111,8 +112,9 @@ func TestMatchThroughAPromptLeftOpen(t *testing.T) {
 		return []*enumerator.PortDetails{{Name: m.Path(), IsUSB: true, VID: "2c7c", PID: "0125"}}, nil
 	}
 	leavePromptOpen(t, m)
-	got, err := NewPhone(Config{ID: 1, Match: Match{IMEI: "350000000000021"}, Clock: quietClock(t)}, &recorder{}).match(t.Context())
+	clk := promptClock(t)
+	got, err := NewPhone(Config{ID: 1, Match: Match{IMEI: "350000000000021"}, Clock: clk}, &recorder{}).match(testContext(t))
 	if err != nil || got != m.Path() {
-		t.Errorf("got %q %v, want %q", got, err, m.Path())
+		t.Errorf("got %q %v, want %q; timers armed for %v; the modem got %q", got, err, m.Path(), relative(clk.Fake, clk.Deadlines()), m.Commands())
 	}
 }

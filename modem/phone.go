@@ -10,8 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"go.bug.st/serial"
-
 	"github.com/simhook/simhook/internal/clock"
 )
 
@@ -284,10 +282,10 @@ func (p *Phone) session(ctx context.Context) (up bool, err error) {
 const openGrace = 2 * time.Second
 
 // open opens the serial port, retrying briefly while the node is new.
-func (p *Phone) open(ctx context.Context, path string) (serial.Port, error) {
+func (p *Phone) open(ctx context.Context, path string) (io.ReadWriteCloser, error) {
 	first := p.now()
 	for {
-		port, err := serial.Open(path, &serial.Mode{BaudRate: p.cfg.Baud})
+		port, err := openSerial(path, p.cfg.Baud)
 		if err == nil {
 			return port, nil
 		}

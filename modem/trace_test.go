@@ -113,7 +113,14 @@ func TestTraceEndToEnd(t *testing.T) {
 	p.SetTrace(false)
 	lines, stop := p.SubscribeTrace()
 	before := strings.Count(logs.String(), "msg=at ")
-	clk.Advance(time.Hour) // the health probe
+	// The health probe, once serve has armed it (after its first sweep).
+	armed := func(now time.Time, deadlines []time.Time) bool {
+		return len(deadlines) > 0 && !deadlines[len(deadlines)-1].Before(now.Add(time.Hour))
+	}
+	if !waitClock(clk, armed) {
+		t.Fatalf("no health probe armed: timers %v", relative(clk, clk.Deadlines()))
+	}
+	clk.Advance(time.Hour)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	sawCSQ := false

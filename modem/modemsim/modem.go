@@ -10,6 +10,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/simhook/simhook/internal/clock"
 )
 
 // Options configures a simulated modem.
@@ -40,8 +42,12 @@ type Options struct {
 	Logger *slog.Logger
 	// OnURC is called as each unsolicited line is written.
 	OnURC func(line string, at time.Time)
-	// Now is the clock for timestamps (default time.Now).
+	// Now is the clock for timestamps and hangs (default Clock's Now).
 	Now func() time.Time
+	// Clock times the reply delays (nil: the real clock), so that a test
+	// on a fake clock orders a slow modem's answers with the client's
+	// timeouts. Rings and re-enumeration run on the real clock.
+	Clock clock.Clock
 }
 
 // Modem is a simulated GSM modem on a pseudo-terminal.
@@ -117,8 +123,9 @@ func New(opts Options) (*Modem, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	opts.Clock = clock.Or(opts.Clock)
 	if opts.Now == nil {
-		opts.Now = time.Now
+		opts.Now = opts.Clock.Now
 	}
 	caps := map[string]int{"SM": 30, "ME": 100}
 	for k, v := range opts.Capacity {
@@ -304,9 +311,7 @@ func (m *Modem) handleLine(master *os.File, raw string) {
 		return
 	}
 	if delay > 0 {
-		select {
-		case <-time.After(delay):
-		case <-m.stop:
+		if !clock.Sleep(m.opts.Clock, delay, m.stop) {
 			return
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/simhook/simhook/internal/clock"
 	"github.com/warthog618/sms"
 	"github.com/warthog618/sms/encoding/semioctet"
 	"github.com/warthog618/sms/encoding/tpdu"
@@ -358,8 +359,8 @@ func (m *Modem) finishPDU(master interface{}, cancel bool) {
 	delay := m.replyDelay
 	cur := m.master
 	m.mu.Unlock()
-	if delay > 0 {
-		time.Sleep(delay)
+	if !clock.Sleep(m.opts.Clock, delay, m.stop) {
+		return
 	}
 	m.mu.Lock()
 	m.writeLocked(cur, resp)
