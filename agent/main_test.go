@@ -1,9 +1,10 @@
 package agent_test
 
 import (
-	"flag"
 	"os"
 	"testing"
+
+	"github.com/simhook/simhook/internal/testpar"
 )
 
 // TestMain runs the end-to-end tests, which mostly wait on pseudo-terminals
@@ -11,11 +12,6 @@ import (
 // (GOMAXPROCS, 2 on the CI machine) would leave them queueing behind each
 // other's sleeps.
 func TestMain(m *testing.M) {
-	flag.Parse()
-	set := false
-	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
-	if !set {
-		_ = flag.Set("test.parallel", "8")
-	}
+	testpar.Raise(8)
 	os.Exit(m.Run())
 }

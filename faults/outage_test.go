@@ -12,70 +12,13 @@ import (
 	"time"
 
 	"github.com/simhook/simhook/agent"
+	"github.com/simhook/simhook/internal/clock"
 	"github.com/simhook/simhook/lab"
 	"github.com/simhook/simhook/modem/modemsim"
 	"github.com/simhook/simhook/outbox"
 	"github.com/simhook/simhook/receiver"
 	"github.com/simhook/simhook/webhook"
 )
-
-// fakeClock is an outbox.Clock whose time moves only when told to.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers map[*fakeTimer]struct{}
-}
-
-type fakeTimer struct {
-	clk *fakeClock
-	at  time.Time
-	c   chan time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Now(), timers: make(map[*fakeTimer]struct{})}
-}
-
-func (f *fakeClock) Now() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.now
-}
-
-func (f *fakeClock) NewTimer(d time.Duration) outbox.Timer {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	t := &fakeTimer{clk: f, at: f.now.Add(d), c: make(chan time.Time, 1)}
-	if d <= 0 {
-		t.c <- f.now
-		return t
-	}
-	f.timers[t] = struct{}{}
-	return t
-}
-
-func (t *fakeTimer) C() <-chan time.Time { return t.c }
-
-func (t *fakeTimer) Stop() bool {
-	t.clk.mu.Lock()
-	defer t.clk.mu.Unlock()
-	_, pending := t.clk.timers[t]
-	delete(t.clk.timers, t)
-	return pending
-}
-
-// Advance moves time on and fires the timers that became due.
-func (f *fakeClock) Advance(d time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.now = f.now.Add(d)
-	for t := range f.timers {
-		if !t.at.After(f.now) {
-			t.c <- f.now
-			delete(f.timers, t)
-		}
-	}
-}
 
 // TestReceiverDownForAnHour queues 10,000 events while the receiver refuses
 // connections for an hour of injected time, then brings it back: the next
@@ -84,7 +27,7 @@ func (f *fakeClock) Advance(d time.Duration) {
 // twice.
 func TestReceiverDownForAnHour(t *testing.T) {
 	n := outageEvents
-	clk := newFakeClock()
+	clk := clock.NewFake(time.Now())
 	l := newLab(t, lab.Options{Agent: agent.Options{Clock: clk, ProbeInterval: probeMax}, ReceiverNow: clk.Now})
 	ctx := bounded(t, 5*time.Minute)
 	out := l.Agent().Outbox()

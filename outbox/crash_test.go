@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/simhook/simhook/internal/testpar"
 	"github.com/simhook/simhook/webhook"
 	"go.etcd.io/bbolt"
 )
@@ -40,12 +40,7 @@ func TestMain(m *testing.M) {
 		rssChild(path)
 		return
 	}
-	flag.Parse()
-	set := false
-	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
-	if !set {
-		_ = flag.Set("test.parallel", "8")
-	}
+	testpar.Raise(8)
 	os.Exit(m.Run())
 }
 

@@ -252,7 +252,7 @@ func (s *Store) SentSince(from time.Time) ([]Send, error) {
 			if !ok {
 				continue
 			}
-			if r, ok, err := getJSON2(sends, id); err == nil && ok {
+			if r, ok, err := getSendIn(sends, id); err == nil && ok {
 				out = append(out, r)
 			}
 		}
@@ -310,15 +310,15 @@ func getSend(tx *bbolt.Tx, id uint64) (Send, bool, error) {
 		if err != nil {
 			return Send{}, false, err
 		}
-		if r, ok, err := getJSON2(b, id); ok || err != nil {
+		if r, ok, err := getSendIn(b, id); ok || err != nil {
 			return r, ok, err
 		}
 	}
 	return Send{}, false, nil
 }
 
-// getJSON2 reads the request stored under id in b.
-func getJSON2(b *bbolt.Bucket, id uint64) (Send, bool, error) {
+// getSendIn reads the request stored under id in bucket b.
+func getSendIn(b *bbolt.Bucket, id uint64) (Send, bool, error) {
 	var r Send
 	ok, err := getJSON(b, u64(id), &r)
 	return r, ok, err
