@@ -136,6 +136,18 @@ func TestSIGKILLLosesNothing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// A kill after bbolt initialised the file but before Open committed
+		// the outbox's buckets leaves a valid file without them. Open had
+		// not returned, so nothing can have been acknowledged then either.
+		var laidOut bool
+		_ = db.View(func(tx *bbolt.Tx) error { laidOut = tx.Bucket(dedupeBucket) != nil; return nil })
+		if !laidOut {
+			db.Close()
+			if len(acked) > 0 {
+				t.Fatalf("trial %d: the file has no outbox buckets but %d events were acknowledged", trial, len(acked))
+			}
+			continue
+		}
 		checkFile(t, db)
 		stored := make(map[string]int)
 		_ = db.View(func(tx *bbolt.Tx) error {
