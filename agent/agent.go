@@ -158,6 +158,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.disk = a.newDiskGuard(cfg.StateDir)
 	a.disk.check(true)
 	a.sends = newSendQueue(a)
+	usage, err := a.st.Usage(a.now().Add(-store.UsageKept))
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	a.sends.parts = newLedger(usage)
 	if err := a.sends.recover(ctx); err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}

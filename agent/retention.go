@@ -37,7 +37,7 @@ func (a *Agent) runRetention(ctx context.Context) error {
 			a.counter.add("pruned_sends", uint64(p.Sends))
 			a.counter.add("pruned_malformed", uint64(p.Malformed))
 			a.counter.add("pruned_reports", uint64(p.Reports))
-			a.log.Info("pruned the agent's state", "sends", p.Sends, "malformed_pdus", p.Malformed, "reports", p.Reports)
+			a.log.Info("pruned the agent's state", "sends", p.Sends, "malformed_pdus", p.Malformed, "reports", p.Reports, "hand_overs", p.Usage)
 		}
 		clock.WaitUntil(clk, next, a.pruneKick, ctx.Done())
 		if ctx.Err() != nil {

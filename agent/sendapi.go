@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/simhook/simhook/config"
 	"github.com/simhook/simhook/modem"
 	"github.com/simhook/simhook/store"
 )
@@ -82,23 +83,59 @@ func (a *Agent) validateSend(req SendRequest) error {
 	if strings.TrimSpace(req.Text) == "" {
 		return fmt.Errorf("%w: text is empty", ErrInvalidRequest)
 	}
-	if _, err := modem.Parts(req.Text); err != nil {
+	parts, err := modem.Parts(req.Text)
+	if err != nil {
 		return fmt.Errorf("%w: text: %w", ErrInvalidRequest, err)
 	}
 	if req.Phone != 0 && !a.hasPhone(req.Phone) {
 		return fmt.Errorf("%w: %w %d", ErrInvalidRequest, ErrUnknownPhone, req.Phone)
+	}
+	return a.sendable(req, parts)
+}
+
+// sendable refuses a request that no configured phone could ever send: none
+// (or not the one it names) may send to its destination, or the message has
+// more parts than the limits of every phone that may.
+func (a *Agent) sendable(req SendRequest, parts int) error {
+	phones := a.cfg.Load().Phones
+	if len(phones) == 0 {
+		return nil // queued until a phone is configured
+	}
+	var mayAllow, fits bool
+	for _, p := range phones {
+		if req.Phone != 0 && p.ID != req.Phone || !allowed(p.Allow, req.To) {
+			continue
+		}
+		mayAllow = true
+		if w, ok := fitLimits(p.Limits, nil, parts, time.Time{}, time.UTC); ok || !w.Until.IsZero() {
+			fits = true
+		}
+	}
+	switch {
+	case !mayAllow && req.Phone != 0:
+		return fmt.Errorf("%w: phone %d may not send to %s (its allow list)", ErrInvalidRequest, req.Phone, req.To)
+	case !mayAllow:
+		return fmt.Errorf("%w: no phone may send to %s (their allow lists)", ErrInvalidRequest, req.To)
+	case !fits:
+		return fmt.Errorf("%w: the message has %d parts, more than the limits of any phone that may send it", ErrInvalidRequest, parts)
 	}
 	return nil
 }
 
 // hasPhone reports whether phone id is configured.
 func (a *Agent) hasPhone(id int) bool {
+	_, ok := a.phoneConfig(id)
+	return ok
+}
+
+// phoneConfig returns phone id's current configuration.
+func (a *Agent) phoneConfig(id int) (config.Phone, bool) {
 	for _, p := range a.cfg.Load().Phones {
 		if p.ID == id {
-			return true
+			return p, true
 		}
 	}
-	return false
+	return config.Phone{}, false
 }
 
 // SendStatus is what the API shows of a send request.
@@ -115,6 +152,22 @@ type SendStatus struct {
 	LastError string `json:"last_error,omitempty"`
 	Created   string `json:"created"`
 	SentAt    string `json:"sent_at,omitempty"`
+	// Waiting says why a queued request is not being sent yet.
+	Waiting *Waiting `json:"waiting,omitempty"`
+}
+
+// Waiting is why a queued request waits, and until when.
+type Waiting struct {
+	// For is phone (none up, free and allowed), limit (a phone's send
+	// limit), send_gap (a phone's pause between sends) or retry (after a
+	// transient error).
+	For string `json:"for"`
+	// Phone is the phone waited for, when it is one.
+	Phone int `json:"phone,omitempty"`
+	// Detail says it in words.
+	Detail string `json:"detail"`
+	// Until is when the wait ends (RFC 3339), when that is known.
+	Until string `json:"until,omitempty"`
 }
 
 // statusOf renders a record for the API.
@@ -136,5 +189,29 @@ func (a *Agent) SendStatusOf(id uint64) (SendStatus, error) {
 	if err != nil {
 		return SendStatus{}, err
 	}
-	return statusOf(rec), nil
+	s := statusOf(rec)
+	if rec.State == stateQueued {
+		s.Waiting = a.waitingOf(rec)
+	}
+	return s, nil
+}
+
+// waitingOf says why queued request r waits: a retry's due time, or what
+// the send queue found at its last look.
+func (a *Agent) waitingOf(r sendRecord) *Waiting {
+	if r.NotBefore.After(a.now()) {
+		return &Waiting{For: waitRetry, Phone: r.Phone, Detail: "retry after: " + r.LastError, Until: r.NotBefore.UTC().Format(time.RFC3339)}
+	}
+	if a.sends == nil {
+		return nil
+	}
+	w, ok := a.sends.waitOf(r.ID)
+	if !ok {
+		return nil
+	}
+	out := &Waiting{For: w.For, Phone: w.Phone, Detail: w.Detail}
+	if !w.Until.IsZero() {
+		out.Until = w.Until.UTC().Format(time.RFC3339)
+	}
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/simhook/simhook/modem"
@@ -26,7 +27,9 @@ type sendDecision struct {
 	wait    time.Duration
 	// undo takes back the attempt: nothing reached the modem and the
 	// failure was not the request's.
-	undo    bool
+	undo bool
+	// avoid keeps the request off this phone from now on (failover).
+	avoid   bool
 	outcome sendOutcome
 	// counter is the counter the decision adds one to ("" for none).
 	counter string
@@ -38,22 +41,30 @@ type sendDecision struct {
 
 // decideSend maps the result of SendEach on attempt number attempt (of
 // maxAttempts) to a decision. accepted is the number of parts the modem
-// accepted, stopped whether the agent is stopping. It is pure so that every
-// outcome is table-tested.
+// accepted, stopped whether the agent is stopping, failover whether another
+// phone could take the request. It is pure so that every outcome is
+// table-tested.
 //
 // The rule that matters most: a request the modem may have (an unconfirmed
-// part) is never sent again.
-func decideSend(err error, accepted int, stopped bool, attempt, maxAttempts int, text string) sendDecision {
+// part) is never sent again, on this phone or another.
+func decideSend(err error, accepted int, stopped bool, attempt, maxAttempts int, text string, failover bool) sendDecision {
+	fresh := accepted == 0 && !errors.Is(err, modem.ErrUnconfirmed) // the network has nothing of it
 	switch {
 	case err == nil:
 		return sendDecision{outcome: sendOutcome{State: stateSent, Status: statusUnknown}, counter: "sends_ok"}
-	case accepted == 0 && stopped && !errors.Is(err, modem.ErrUnconfirmed):
+	case fresh && stopped:
 		// Stopped before the modem had the message: it waits for the next run.
 		return sendDecision{requeue: true, undo: true}
 	case accepted == 0 && errors.Is(err, errHandOver):
 		// The state file refused the hand-over record, so nothing was sent.
 		return sendDecision{requeue: true, undo: true, wait: handOverRetry, keepError: true,
 			why: "send held back: its hand-over could not be recorded"}
+	case fresh && failover && attempt < maxAttempts && modem.SIMRefused(err):
+		return sendDecision{requeue: true, avoid: true, keepError: true, counter: "sends_failed_over",
+			why: "the phone's SIM cannot send; trying another phone"}
+	case fresh && failover && attempt < maxAttempts && modem.PhoneDown(err):
+		return sendDecision{requeue: true, keepError: true, counter: "sends_failed_over",
+			why: "the phone went down before the modem had the message; trying another phone"}
 	case accepted == 0 && modem.Temporary(err) && attempt < maxAttempts:
 		return sendDecision{requeue: true, wait: time.Duration(attempt) * 2 * time.Second, keepError: true,
 			counter: "sends_retried", why: "transient send error; will retry"}
@@ -95,11 +106,14 @@ func (q *sendQueue) sendOne(ctx context.Context, p sendPhone, r sendRecord) {
 		// Recorded before the PDU goes out: a restart can then tell a
 		// request the modem never had (sent again) from one it may have
 		// sent (never sent again).
+		// It also counts the part against the phone's send limits.
 		Handing: func(part int) error {
 			r.Handed = part + 1
-			if err := a.st.SaveSend(ctx, r); err != nil {
+			at := q.clock.Now()
+			if err := a.st.SaveHanded(ctx, r, at); err != nil {
 				return fmt.Errorf("%w: part %d: %w", errHandOver, part+1, err)
 			}
+			q.parts.add(p.ID(), at)
 			return nil
 		},
 		Accepted: func(_, ref int) {
@@ -110,7 +124,12 @@ func (q *sendQueue) sendOne(ctx context.Context, p sendPhone, r sendRecord) {
 		},
 	})
 	r.Refs = refs
-	d := decideSend(err, len(refs), ctx.Err() != nil, r.Attempts, a.cfg.Load().Sending.MaxAttempts, r.Text)
+	q.sent(p.ID(), r.Handed > 0)
+	if modem.SIMRefused(err) {
+		q.refusedBy(p.ID())
+	}
+	failover := err != nil && q.canFailOver(r, p.ID())
+	d := decideSend(err, len(refs), ctx.Err() != nil, r.Attempts, a.cfg.Load().Sending.MaxAttempts, r.Text, failover)
 	if d.counter != "" {
 		a.counter.add(d.counter, 1)
 	}
@@ -122,6 +141,9 @@ func (q *sendQueue) sendOne(ctx context.Context, p sendPhone, r sendRecord) {
 	}
 	if d.undo {
 		r.Attempts--
+	}
+	if d.avoid {
+		r.Avoid = append(r.Avoid, p.ID())
 	}
 	if d.requeue {
 		var notBefore time.Time
@@ -144,4 +166,20 @@ func (q *sendQueue) sendOne(ctx context.Context, p sendPhone, r sendRecord) {
 func (q *sendQueue) requeue(ctx context.Context, r sendRecord, notBefore time.Time) {
 	r.State, r.NotBefore = stateQueued, notBefore
 	_ = q.persist(ctx, r.ID, "requeueing a send", func() error { return q.a.st.SaveSend(ctx, r) })
+}
+
+// canFailOver reports whether request r, which failed on phone, may go to
+// another phone: it names none, and another configured phone that is
+// enabled may send to its destination and has not refused it.
+func (q *sendQueue) canFailOver(r sendRecord, phone int) bool {
+	if r.Phone != 0 {
+		return false
+	}
+	disabled := q.a.disabledPhones()
+	for _, c := range q.a.cfg.Load().Phones {
+		if c.ID != phone && !disabled[c.ID] && allowed(c.Allow, r.To) && !slices.Contains(r.Avoid, c.ID) {
+			return true
+		}
+	}
+	return false
 }

@@ -2,11 +2,14 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sort"
 	"sync"
 	"time"
 
+	"github.com/simhook/simhook/config"
 	"github.com/simhook/simhook/internal/clock"
 	"github.com/simhook/simhook/modem"
 )
@@ -32,25 +35,36 @@ type sendQueue struct {
 	a     *Agent
 	clock clock.Clock
 	wake  chan struct{}
-	// pick claims a phone for a request, or returns nil when none is free.
-	pick func(r sendRecord) sendPhone
+	// phones reports the phones' states; claim takes the phone chosen for a
+	// send, or returns nil when it is no longer free. Unit tests replace
+	// both.
+	phones func() []phoneState
+	claim  func(id int) sendPhone
+	// parts counts each phone's parts for its limits.
+	parts *ledger
+	// gapDraw returns a pause in [min, max] for send_gap.
+	gapDraw func(min, max time.Duration) time.Duration
 	// flight is the context of the sends in progress. It outlives the
 	// agent's own so that a stop waits for the modem's answer instead of
 	// abandoning it; abort cancels it when stop's grace runs out.
 	flight context.Context
 	abort  context.CancelFunc
 
-	mu     sync.Mutex
-	rr     int                 // round-robin position among phone ids
-	inUse  map[uint64]struct{} // records being sent right now
-	halted bool                // stop was called: no new send starts
-	wg     sync.WaitGroup      // owns the per-send goroutines
+	mu      sync.Mutex
+	inUse   map[uint64]struct{} // records being sent right now
+	gap     map[int]time.Time   // a phone's send_gap ends
+	refused map[int]time.Time   // a phone's SIM refused a send; it is tried last until then
+	waits   map[uint64]waitInfo // why each due request waited at the last dispatch
+	halted  bool                // stop was called: no new send starts
+	wg      sync.WaitGroup      // owns the per-send goroutines
 }
 
 // newSendQueue makes the queue of agent a.
 func newSendQueue(a *Agent) *sendQueue {
-	q := &sendQueue{a: a, clock: clock.Or(a.opts.Clock), wake: make(chan struct{}, 1), inUse: make(map[uint64]struct{})}
-	q.pick = q.pickPhone
+	q := &sendQueue{a: a, clock: clock.Or(a.opts.Clock), wake: make(chan struct{}, 1), inUse: make(map[uint64]struct{}),
+		gap: make(map[int]time.Time), refused: make(map[int]time.Time), waits: make(map[uint64]waitInfo),
+		parts: newLedger(nil), gapDraw: randomGap}
+	q.phones, q.claim = q.workerStates, q.claimWorker
 	q.flight, q.abort = context.WithCancel(context.Background())
 	return q
 }
@@ -108,19 +122,29 @@ func (q *sendQueue) run(ctx context.Context) error {
 	}
 }
 
-// dispatch starts a send for every due request that has a free phone, fails
-// the ones that waited longer than the queue timeout, and returns when it
-// must look again without being kicked: the next request's due time, or the
-// time a waiting request times out (zero when neither).
+// dispatch starts a send for every due request that a phone can take now
+// (see choosePhone), fails the ones that waited longer than the queue
+// timeout, and returns when it must look again without being kicked: the
+// next request's due time, the end of a limit or send gap a request waits
+// for, or the time a waiting request times out (zero when none).
 func (q *sendQueue) dispatch(ctx context.Context) time.Time {
 	a := q.a
-	timeout := a.cfg.Load().Sending.QueueTimeout.Duration
+	cfg := a.cfg.Load()
+	timeout := cfg.Sending.QueueTimeout.Duration
+	loc := q.a.loc.Load()
 	now := q.clock.Now()
 	due, next, _, err := a.st.Due(now, 0)
 	if err != nil {
 		a.log.Error("reading the send queue", "err", err)
 		return now.Add(commitRetry)
 	}
+	views := q.views(cfg)
+	waits := make(map[uint64]waitInfo)
+	defer func() {
+		q.mu.Lock()
+		q.waits = waits
+		q.mu.Unlock()
+	}()
 	for _, r := range due {
 		if ctx.Err() != nil {
 			return time.Time{}
@@ -131,21 +155,32 @@ func (q *sendQueue) dispatch(ctx context.Context) time.Time {
 		if busy {
 			continue // its send ends with a kick
 		}
-		p := q.pick(r)
-		if p == nil {
-			if timeout <= 0 {
-				continue
+		n, err := modem.Parts(r.Text)
+		if err != nil {
+			n = 1 // Submit refused such a text; count it as one part
+		}
+		ch := choosePhone(r, n, views, now, loc)
+		var p sendPhone
+		if ch.ID != 0 {
+			if p = q.claim(ch.ID); p == nil {
+				ch.Wait = waitInfo{For: waitPhone, Phone: ch.ID, Detail: fmt.Sprintf("phone %d is busy", ch.ID)}
 			}
-			if expiry := r.Created.Add(timeout); now.After(expiry) {
-				r.LastError = "no phone could take it within " + timeout.String()
-				if err := a.commitSend(ctx, r, stateFailed, statusFailed, nil); err != nil {
-					a.log.Error("failing timed-out send", "send", r.ID, "err", err)
-				}
-			} else {
+		}
+		if p == nil {
+			if held := ch.Wait.holds(); held != 0 {
+				markView(views, held, func(v *phoneView) { v.HeldUntil = clock.Earliest(v.HeldUntil, ch.Wait.Until) })
+			}
+			if expiry := r.Created.Add(timeout); timeout > 0 && now.After(expiry) {
+				q.timedOut(ctx, r, timeout, ch.Wait)
+				continue
+			} else if timeout > 0 {
 				next = clock.Earliest(next, expiry.Add(time.Nanosecond))
 			}
+			waits[r.ID] = ch.Wait
+			next = clock.Earliest(next, ch.Wait.Until)
 			continue
 		}
+		markView(views, ch.ID, func(v *phoneView) { v.Busy = true })
 		q.mu.Lock()
 		if q.halted {
 			q.mu.Unlock()
@@ -170,6 +205,94 @@ func (q *sendQueue) dispatch(ctx context.Context) time.Time {
 	return next
 }
 
+// timedOut fails a request that waited longer than sending.queue_timeout,
+// saying what it waited for.
+func (q *sendQueue) timedOut(ctx context.Context, r sendRecord, timeout time.Duration, w waitInfo) {
+	a := q.a
+	r.LastError = fmt.Sprintf("waited longer than sending.queue_timeout (%s): %s", timeout, w.Detail)
+	a.log.Warn("send failed: it waited longer than sending.queue_timeout", "send", r.ID,
+		"queue_timeout", timeout, "waiting_for", w.For, "why", w.Detail)
+	a.counter.add("sends_queue_timeout", 1)
+	if err := a.commitSend(ctx, r, stateFailed, statusFailed, nil); err != nil {
+		a.log.Error("failing timed-out send", "send", r.ID, "err", err)
+	}
+}
+
+// markView changes the view of phone id.
+func markView(views []phoneView, id int, fn func(v *phoneView)) {
+	for i := range views {
+		if views[i].ID == id {
+			fn(&views[i])
+		}
+	}
+}
+
+// views gathers what choosePhone weighs about every phone.
+func (q *sendQueue) views(cfg *config.Config) []phoneView {
+	byID := make(map[int]config.Phone, len(cfg.Phones))
+	for _, p := range cfg.Phones {
+		byID[p.ID] = p
+	}
+	states := q.phones()
+	views := make([]phoneView, 0, len(states))
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, s := range states {
+		c, ok := byID[s.ID]
+		if !ok {
+			continue // removed by a reload, its worker not yet stopped
+		}
+		views = append(views, phoneView{phoneState: s, Cfg: c, Parts: q.parts.of(s.ID),
+			GapUntil: q.gap[s.ID], RefusedUntil: q.refused[s.ID]})
+	}
+	sort.Slice(views, func(i, j int) bool { return views[i].ID < views[j].ID })
+	return views
+}
+
+// waitOf returns why queued request id waited at the last dispatch.
+func (q *sendQueue) waitOf(id uint64) (waitInfo, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	w, ok := q.waits[id]
+	return w, ok
+}
+
+// sent records, once a send on phone ended, the pause before its next one,
+// when the modem was handed something.
+func (q *sendQueue) sent(phone int, handed bool) {
+	if !handed {
+		return
+	}
+	cfg, ok := q.a.phoneConfig(phone)
+	if !ok || cfg.SendGap.Max.Duration <= 0 {
+		return
+	}
+	d := q.gapDraw(cfg.SendGap.Min.Duration, cfg.SendGap.Max.Duration)
+	q.mu.Lock()
+	q.gap[phone] = q.clock.Now().Add(d)
+	q.mu.Unlock()
+}
+
+// refusedBy notes that phone's SIM refused a send: it is tried last for a
+// while.
+func (q *sendQueue) refusedBy(phone int) {
+	q.mu.Lock()
+	q.refused[phone] = q.clock.Now().Add(refusedCooldown)
+	q.mu.Unlock()
+}
+
+// refusedCooldown is how long a phone whose SIM refused a send is tried
+// after the others.
+const refusedCooldown = 10 * time.Minute
+
+// randomGap draws a pause uniformly in [min, max].
+func randomGap(min, max time.Duration) time.Duration {
+	if max <= min {
+		return min
+	}
+	return min + rand.N(max-min+1)
+}
+
 // isHalted reports whether stop was called.
 func (q *sendQueue) isHalted() bool {
 	q.mu.Lock()
@@ -177,34 +300,36 @@ func (q *sendQueue) isHalted() bool {
 	return q.halted
 }
 
-// pickPhone claims the phone a request should go through: the one it names,
-// otherwise the next up and enabled phone in round-robin order. It returns nil
-// when none is free.
-func (q *sendQueue) pickPhone(r sendRecord) sendPhone {
+// workerStates reports the state of every running phone worker.
+func (q *sendQueue) workerStates() []phoneState {
 	a := q.a
-	disabled := a.disabledPhones() // read before the locks: a read may wait for a writer
+	disabled := a.disabledPhones() // read before the lock: a read may wait for a writer
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	if r.Phone != 0 {
-		w := a.workers[r.Phone]
-		if w != nil && w.up() && !disabled[w.id] && w.claim() {
-			return w
+	workers := make([]*worker, 0, len(a.workers))
+	for _, w := range a.workers {
+		workers = append(workers, w)
+	}
+	a.mu.Unlock()
+	out := make([]phoneState, 0, len(workers))
+	for _, w := range workers {
+		st := w.State()
+		s := phoneState{ID: w.id, Ready: st.Status == "up" && !disabled[w.id], Busy: w.busy(), Status: st.Status}
+		if disabled[w.id] {
+			s.Status = "disabled"
 		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// claimWorker claims phone id's worker for a send, or returns nil.
+func (q *sendQueue) claimWorker(id int) sendPhone {
+	a := q.a
+	a.mu.Lock()
+	w := a.workers[id]
+	a.mu.Unlock()
+	if w == nil || !w.up() || !w.claim() {
 		return nil
 	}
-	ids := make([]int, 0, len(a.workers))
-	for id := range a.workers {
-		ids = append(ids, id)
-	}
-	sort.Ints(ids)
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	for i := range ids {
-		w := a.workers[ids[(q.rr+i)%len(ids)]]
-		if w.up() && !disabled[w.id] && w.claim() {
-			q.rr = (q.rr + i + 1) % len(ids)
-			return w
-		}
-	}
-	return nil
+	return w
 }

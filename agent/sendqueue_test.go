@@ -20,10 +20,12 @@ import (
 )
 
 var (
-	errCMS500  = fmt.Errorf("send: %w", &modem.CMSError{Code: 500}) // temporary
-	errCMS302  = fmt.Errorf("send: %w", &modem.CMSError{Code: 302}) // operation not allowed: permanent
-	errTimeout = fmt.Errorf("part 2: %w: %w", modem.ErrUnconfirmed, modem.ErrTimeout)
-	errClosed  = fmt.Errorf("part 1: %w: %w", modem.ErrUnconfirmed, modem.ErrClosed)
+	errCMS500   = fmt.Errorf("send: %w", &modem.CMSError{Code: 500}) // temporary
+	errCMS302   = fmt.Errorf("send: %w", &modem.CMSError{Code: 302}) // operation not allowed: permanent
+	errTimeout  = fmt.Errorf("part 2: %w: %w", modem.ErrUnconfirmed, modem.ErrTimeout)
+	errClosed   = fmt.Errorf("part 1: %w: %w", modem.ErrUnconfirmed, modem.ErrClosed)
+	errCMS96    = fmt.Errorf("send: %w", &modem.CMSError{Code: 96}) // invalid mandatory information: the message's fault
+	errNotReady = fmt.Errorf("send: %w", modem.ErrNotReady)
 )
 
 // TestDecideSend covers every outcome of one send attempt.
@@ -41,31 +43,46 @@ func TestDecideSend(t *testing.T) {
 		stopped  bool
 		attempt  int
 		text     string
+		failover bool // another phone could take it
 		want     sendDecision
 	}{
-		{"accepted", nil, 1, false, 1, "hi", sendDecision{outcome: sent, counter: "sends_ok"}},
-		{"stopped before the modem had it", fmt.Errorf("x: %w", modem.ErrClosed), 0, true, 1, "hi",
+		{"accepted", nil, 1, false, 1, "hi", false, sendDecision{outcome: sent, counter: "sends_ok"}},
+		{"stopped before the modem had it", fmt.Errorf("x: %w", modem.ErrClosed), 0, true, 1, "hi", false,
 			sendDecision{requeue: true, undo: true}},
-		{"stopped after the modem had it", errClosed, 0, true, 1, "hi",
+		{"stopped after the modem had it", errClosed, 0, true, 1, "hi", false,
 			sendDecision{outcome: sent, keepError: true, counter: "sends_unconfirmed", why: "send not confirmed by the modem; not resending it"}},
-		{"hand-over not recorded", fmt.Errorf("%w: part 1: disk full", errHandOver), 0, false, 1, "hi",
+		{"hand-over not recorded", fmt.Errorf("%w: part 1: disk full", errHandOver), 0, false, 1, "hi", false,
 			sendDecision{requeue: true, undo: true, wait: handOverRetry, keepError: true, why: "send held back: its hand-over could not be recorded"}},
-		{"temporary, attempts left", errCMS500, 0, false, 2, "hi",
+		{"temporary, attempts left", errCMS500, 0, false, 2, "hi", false,
 			sendDecision{requeue: true, wait: 4 * time.Second, keepError: true, counter: "sends_retried", why: "transient send error; will retry"}},
-		{"temporary, last attempt", errCMS500, 0, false, 3, "hi",
+		{"temporary, last attempt", errCMS500, 0, false, 3, "hi", false,
 			sendDecision{outcome: failed, keepError: true, counter: "sends_failed", why: "send failed"}},
-		{"temporary after a part was accepted", errCMS500, 1, false, 1, twoParts,
+		{"temporary after a part was accepted", errCMS500, 1, false, 1, twoParts, false,
 			sendDecision{outcome: failed, keepError: true, counter: "sends_failed", why: "send failed"}},
-		{"permanent", errCMS302, 0, false, 1, "hi",
+		{"permanent", errCMS302, 0, false, 1, "hi", false,
 			sendDecision{outcome: failed, keepError: true, counter: "sends_failed", why: "send failed"}},
-		{"unconfirmed last part", errTimeout, 1, false, 1, twoParts,
+		{"unconfirmed last part", errTimeout, 1, false, 1, twoParts, false,
 			sendDecision{outcome: sent, keepError: true, counter: "sends_unconfirmed", why: "send not confirmed by the modem; not resending it"}},
-		{"unconfirmed first of two parts", errClosed, 0, false, 1, twoParts,
+		{"unconfirmed first of two parts", errClosed, 0, false, 1, twoParts, false,
 			sendDecision{outcome: failed, keepError: true, counter: "sends_unconfirmed", why: "send not confirmed by the modem; not resending it"}},
+		{"SIM refused, another phone can take it", errCMS302, 0, false, 1, "hi", true,
+			sendDecision{requeue: true, avoid: true, keepError: true, counter: "sends_failed_over", why: "the phone's SIM cannot send; trying another phone"}},
+		{"SIM refused on the last attempt", errCMS302, 0, false, 3, "hi", true,
+			sendDecision{outcome: failed, keepError: true, counter: "sends_failed", why: "send failed"}},
+		{"SIM refused after a part was accepted", errCMS302, 1, false, 1, twoParts, true,
+			sendDecision{outcome: failed, keepError: true, counter: "sends_failed", why: "send failed"}},
+		{"refused for the message, not the SIM", errCMS96, 0, false, 1, "hi", true,
+			sendDecision{outcome: failed, keepError: true, counter: "sends_failed", why: "send failed"}},
+		{"phone down before the hand-over, another phone can take it", errNotReady, 0, false, 1, "hi", true,
+			sendDecision{requeue: true, keepError: true, counter: "sends_failed_over", why: "the phone went down before the modem had the message; trying another phone"}},
+		{"phone down before the hand-over, no other phone", errNotReady, 0, false, 1, "hi", false,
+			sendDecision{requeue: true, wait: 2 * time.Second, keepError: true, counter: "sends_retried", why: "transient send error; will retry"}},
+		{"port closed after the hand-over is never failed over", errClosed, 0, false, 1, "hi", true,
+			sendDecision{outcome: sent, keepError: true, counter: "sends_unconfirmed", why: "send not confirmed by the modem; not resending it"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := decideSend(tt.err, tt.accepted, tt.stopped, tt.attempt, 3, tt.text)
+			got := decideSend(tt.err, tt.accepted, tt.stopped, tt.attempt, 3, tt.text, tt.failover)
 			if got != tt.want {
 				t.Errorf("decideSend = %+v\nwant %+v", got, tt.want)
 			}
@@ -167,6 +184,7 @@ type fakePhone struct {
 	steps []fakeStep
 	calls int
 	busy  bool
+	down  bool
 }
 
 // fakeStep is one scripted SendEach: accepted parts get references 10, 11,
@@ -195,7 +213,11 @@ func (p *fakePhone) SendEach(ctx context.Context, to, text string, report bool, 
 	p.calls++
 	p.mu.Unlock()
 	var refs []int
-	for part := range st.handed {
+	handed := st.handed
+	if n, err := modem.Parts(text); err == nil && handed > n {
+		handed = n // a modem hands over no more parts than the text has
+	}
+	for part := range handed {
 		if err := hooks.Handing(part); err != nil {
 			return refs, err
 		}
@@ -218,13 +240,26 @@ type queueHarness struct {
 
 func newQueueHarness(t *testing.T, phoneIDs ...int) *queueHarness {
 	t.Helper()
-	yaml := "state_dir: " + t.TempDir() + "\nsending:\n  max_attempts: 3\n  queue_timeout: 10m\nphones:\n"
+	return newQueueHarnessCfg(t, nil, phoneIDs...)
+}
+
+// newQueueHarnessCfg is newQueueHarness with the configuration changed by
+// edit before the agent starts (limits, gaps, timeouts).
+func newQueueHarnessCfg(t *testing.T, edit func(c *config.Config), phoneIDs ...int) *queueHarness {
+	t.Helper()
+	yaml := "state_dir: " + t.TempDir() + "\ntimezone: UTC\nsending:\n  max_attempts: 3\n  queue_timeout: 10m\nphones:\n"
 	for _, id := range phoneIDs {
 		yaml += fmt.Sprintf("  - id: %d\n    port: /dev/ttyUSB%d\n", id, id)
 	}
 	cfg, err := config.Parse([]byte(yaml), "")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(cfg)
+		if err := cfg.Validate(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	clk := clock.NewFake(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
 	a, err := New(cfg, Options{Clock: clk})
@@ -245,23 +280,26 @@ func newQueueHarness(t *testing.T, phoneIDs ...int) *queueHarness {
 	}
 	h.q = newSendQueue(a)
 	a.sends = h.q
-	h.q.pick = func(r sendRecord) sendPhone {
+	// A fake phone is free while it has steps left to answer with.
+	h.q.phones = func() []phoneState {
+		var out []phoneState
 		for _, id := range phoneIDs {
 			p := h.phones[id]
-			if r.Phone != 0 && r.Phone != id {
-				continue
-			}
 			p.mu.Lock()
-			free := !p.busy && len(p.steps) > 0
-			if free {
-				p.busy = true
-			}
+			out = append(out, phoneState{ID: id, Ready: !p.down, Busy: p.busy || len(p.steps) == 0, Status: "up"})
 			p.mu.Unlock()
-			if free {
-				return p
-			}
 		}
-		return nil
+		return out
+	}
+	h.q.claim = func(id int) sendPhone {
+		p := h.phones[id]
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.busy || p.down || len(p.steps) == 0 {
+			return nil
+		}
+		p.busy = true
+		return p
 	}
 	t.Cleanup(func() {
 		h.q.stop(time.Second)

@@ -124,10 +124,13 @@ func (a *Agent) modemConfig(p config.Phone) modem.Config {
 }
 
 // phoneChanged reports whether a phone's configuration differs in a way that
-// needs its worker restarted. The trace setting does not: it is applied to
-// the running phone.
+// needs its worker restarted. The trace setting does not (it is applied to
+// the running phone), nor do the sending limits, gap, prefixes and balance
+// check, which the send queue and the balance check read as they go.
 func phoneChanged(old, new config.Phone) bool {
-	old.Trace, new.Trace = false, false
+	for _, p := range []*config.Phone{&old, &new} {
+		p.Trace, p.Limits, p.SendGap, p.Allow, p.Balance = false, config.Limits{}, config.SendGap{}, nil, config.Balance{}
+	}
 	return !reflect.DeepEqual(old, new)
 }
 
@@ -173,6 +176,13 @@ func (w *worker) up() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.state.Status == "up"
+}
+
+// busy reports whether a send is in progress on the phone.
+func (w *worker) busy() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.idle != nil
 }
 
 // claim marks the phone busy with a send; it fails if it already is.

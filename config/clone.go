@@ -9,6 +9,7 @@ func (c *Config) Clone() *Config {
 	r.Phones = nil
 	for _, p := range c.Phones {
 		p.Init = cloneSlice(p.Init)
+		p.Allow = cloneSlice(p.Allow)
 		r.Phones = append(r.Phones, p)
 	}
 	r.Webhooks = nil

@@ -121,6 +121,73 @@ type Phone struct {
 	// masked; a reload turns it on or off without reconnecting. Default
 	// false.
 	Trace bool `yaml:"trace"`
+	// Limits caps the parts the phone sends per minute, hour and day. A send
+	// that would exceed one waits; it does not fail. Applies on reload.
+	Limits Limits `yaml:"limits"`
+	// SendGap is a random pause between two sends from the phone. Applies on
+	// reload.
+	SendGap SendGap `yaml:"send_gap"`
+	// Allow lists the destination prefixes (such as "+33") the phone may
+	// send to; a request without a phone goes only to a phone that allows
+	// its destination. Default: none, meaning every destination. Applies on
+	// reload.
+	Allow []string `yaml:"allow"`
+	// Balance asks the network for the SIM's balance by USSD once the phone
+	// is up and then periodically. Applies on reload.
+	Balance Balance `yaml:"balance"`
+}
+
+// Limits caps what a phone sends, counted in message parts (a 9-part SMS
+// counts 9). Zero means no limit. The minute and hour windows slide: at no
+// moment did the phone send more than Minute parts in the 60 seconds before.
+// The day window is the calendar day, starting at DayReset in the
+// configured time zone.
+type Limits struct {
+	// Minute caps the parts sent in any 60 seconds. Default 0 (none).
+	Minute int `yaml:"minute"`
+	// Hour caps the parts sent in any 60 minutes. Default 0 (none).
+	Hour int `yaml:"hour"`
+	// Day caps the parts sent between two day resets. Default 0 (none).
+	Day int `yaml:"day"`
+	// DayReset is the time of day ("HH:MM", 24-hour, in the configured time
+	// zone) at which the day window starts again. Default "00:00".
+	DayReset string `yaml:"day_reset"`
+}
+
+// IsZero reports whether no limit is set.
+func (l Limits) IsZero() bool { return l.Minute == 0 && l.Hour == 0 && l.Day == 0 }
+
+// ResetClock returns DayReset as hours and minutes; an invalid value, which
+// Validate rejects, gives midnight.
+func (l Limits) ResetClock() (hour, minute int) {
+	t, err := time.Parse("15:04", l.DayReset)
+	if err != nil {
+		return 0, 0
+	}
+	return t.Hour(), t.Minute()
+}
+
+// SendGap is a random pause, between Min and Max, that a phone keeps
+// between the end of one send and the start of the next.
+type SendGap struct {
+	// Min is the shortest pause. Default 0s.
+	Min Duration `yaml:"min"`
+	// Max is the longest pause; at least Min. Default 0s.
+	Max Duration `yaml:"max"`
+}
+
+// Balance is a phone's balance check: a USSD code sent once the phone is up
+// and then every Every; the first group of Pattern (or its whole match)
+// read from the answer is exported as a number.
+type Balance struct {
+	// Code is the USSD code, such as "*100#". Default "" (no check).
+	Code string `yaml:"code"`
+	// Every is the period of the check. Default 24h, at least 1m.
+	Every Duration `yaml:"every"`
+	// Pattern is a regular expression finding the balance in the answer,
+	// such as "([0-9]+[.,][0-9]+)". A comma is read as a decimal point.
+	// Default "" (the first number in the answer).
+	Pattern string `yaml:"pattern"`
 }
 
 // Match identifies a modem by what it reports rather than by its port. Every
@@ -300,7 +367,8 @@ func Default() *Config {
 func DefaultPhone() Phone {
 	return Phone{Baud: DefaultBaud, Storage: "SM", DeliveryReports: true, Calls: "ignore",
 		CommandTimeout: D(10 * time.Second), ProbeInterval: D(30 * time.Second), SweepInterval: D(10 * time.Minute),
-		ConcatTimeout: D(24 * time.Hour), RingGap: D(10 * time.Second)}
+		ConcatTimeout: D(24 * time.Hour), RingGap: D(10 * time.Second),
+		Limits: Limits{DayReset: "00:00"}, Balance: Balance{Every: D(24 * time.Hour)}}
 }
 
 // DefaultWebhook returns a webhook with every default filled in and no name,

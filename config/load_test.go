@@ -112,6 +112,15 @@ func TestLoadInvalidFiles(t *testing.T) {
 			{"phones[1].ring_gap", 12, "must be at least 2s, got -3s"},
 			{"delivery.probe_max", 14, "must be at least 1s, got 500ms"},
 		}},
+		{"sending_limits.yaml", []want{
+			{"phones[0].limits.minute", 6, "must be 0 (no limit) or a positive number of parts, got -1"},
+			{"phones[0].limits.day_reset", 6, `must be a time of day HH:MM (24-hour), got "24:00"`},
+			{"phones[0].send_gap.max", 7, "must be at least send_gap.min (5s), got 1s"},
+			{"phones[0].allow[1]", 8, `must be a number prefix such as "+33" (digits, optionally after +), got "33-"`},
+			{"phones[0].balance.code", 9, `must be a USSD code of digits, * and # such as "*100#", got "*100#;ATD"`},
+			{"phones[1].balance.every", 13, "must be at least 1m, got 10s"},
+			{"phones[1].balance.pattern", 13, "not a valid regular expression"},
+		}},
 		{"headers.yaml", []want{
 			{"webhooks[0].headers.Content-Type", 7, "set by simhook"},
 			{"webhooks[0].headers.Transfer-Encoding", 8, "set by simhook"},
@@ -213,7 +222,9 @@ func TestLoadExample(t *testing.T) {
 		{ID: 1, Port: "/dev/serial/by-id/usb-HUAWEI_Mobile-if00-port0", Baud: 9600, PIN: "1234", Storage: "ME",
 			DeliveryReports: false, Calls: "reject", Init: []string{"AT^CURC=0", `AT+CSCS="GSM"`},
 			CommandTimeout: D(20 * time.Second), ProbeInterval: D(time.Minute), SweepInterval: D(5 * time.Minute),
-			ConcatTimeout: D(2 * time.Hour), RingGap: D(6 * time.Second)},
+			ConcatTimeout: D(2 * time.Hour), RingGap: D(6 * time.Second),
+			Limits: Limits{Minute: 6, Hour: 100, Day: 500, DayReset: "06:30"}, SendGap: SendGap{Min: D(2 * time.Second), Max: D(8 * time.Second)},
+			Allow: []string{"+33", "+32"}, Balance: Balance{Code: "*100#", Every: D(12 * time.Hour), Pattern: "([0-9]+[.,][0-9]+) EUR"}},
 		withDefaults(Phone{ID: 2, Match: Match{USB: "12d1:1506", IMEI: "861234567890123"}}),
 	}
 	want.Webhooks = []Webhook{

@@ -188,6 +188,7 @@ func validatePhones(k *checker, phones []Phone) map[int]bool {
 		atLeast(k, key+".sweep_interval", p.SweepInterval, 10*time.Second)
 		atLeast(k, key+".concat_timeout", p.ConcatTimeout, time.Minute)
 		atLeast(k, key+".ring_gap", p.RingGap, 2*time.Second)
+		validateSending(k, key, p)
 		for j, cmd := range p.Init {
 			ck := fmt.Sprintf("%s.init[%d]", key, j)
 			switch {
@@ -405,3 +406,47 @@ func validateThreshold(k *checker, key string, t Threshold) {
 		k.fail(key+".grace", "must be shorter than period (%s), got %s", t.Period, t.Grace)
 	}
 }
+
+// validateSending checks a phone's limits, send gap, allowed prefixes and
+// balance check.
+func validateSending(k *checker, key string, p Phone) {
+	for _, l := range []struct {
+		name string
+		v    int
+	}{{"minute", p.Limits.Minute}, {"hour", p.Limits.Hour}, {"day", p.Limits.Day}} {
+		if l.v < 0 {
+			k.fail(key+".limits."+l.name, "must be 0 (no limit) or a positive number of parts, got %d", l.v)
+		}
+	}
+	if !dayResetRe.MatchString(p.Limits.DayReset) {
+		k.fail(key+".limits.day_reset", "must be a time of day HH:MM (24-hour), got %q", p.Limits.DayReset)
+	}
+	if p.SendGap.Min.Duration < 0 {
+		k.fail(key+".send_gap.min", "must not be negative, got %s", p.SendGap.Min.Duration)
+	}
+	if p.SendGap.Max.Duration < p.SendGap.Min.Duration {
+		k.fail(key+".send_gap.max", "must be at least send_gap.min (%s), got %s", p.SendGap.Min.Duration, p.SendGap.Max.Duration)
+	}
+	for j, prefix := range p.Allow {
+		if !allowRe.MatchString(prefix) {
+			k.fail(fmt.Sprintf("%s.allow[%d]", key, j), "must be a number prefix such as \"+33\" (digits, optionally after +), got %q", prefix)
+		}
+	}
+	if p.Balance.Code != "" {
+		if !ussdRe.MatchString(p.Balance.Code) {
+			k.fail(key+".balance.code", "must be a USSD code of digits, * and # such as \"*100#\", got %q", p.Balance.Code)
+		}
+		atLeast(k, key+".balance.every", p.Balance.Every, time.Minute)
+	}
+	if p.Balance.Pattern != "" {
+		if _, err := regexp.Compile(p.Balance.Pattern); err != nil {
+			k.fail(key+".balance.pattern", "not a valid regular expression: %v", err)
+		}
+	}
+}
+
+var (
+	dayResetRe = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
+	allowRe    = regexp.MustCompile(`^\+?[0-9]{1,15}$`)
+	ussdRe     = regexp.MustCompile(`^[0-9*#]{1,160}$`)
+)

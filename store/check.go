@@ -11,7 +11,8 @@ import (
 // Check verifies the send indexes against the records: every decodable
 // request sits in the bucket of its state (in progress or finished), once,
 // and in exactly the index of its state, under the key its fields give, and
-// every index entry names such a request. Tests run it
+// every index entry names such a request; every hand-over counted for the
+// send limits is well formed. Tests run it
 // when each store closes; it reads the whole queue, so the agent does not.
 func (s *Store) Check() error {
 	var problems []error
@@ -63,7 +64,12 @@ func (s *Store) Check() error {
 				problems = append(problems, fmt.Errorf("%s: entry %x missing", name, k))
 			}
 		}
-		return nil
+		return tx.Bucket(usageBucket).ForEach(func(k, v []byte) error {
+			if len(k) != 18 || len(v) != 4 {
+				problems = append(problems, fmt.Errorf("%s: entry %x = %x is not a part's hand-over", usageBucket, k, v))
+			}
+			return nil
+		})
 	})
 	if err != nil {
 		return err

@@ -27,6 +27,7 @@
 //	agent/disabled       phone id → reason (JSON)
 //	agent/concat-ref     phone id → last concatenation reference
 //	agent/meta           "version" → schema version
+//	agent/usage          hand-over time, send id, part → phone id (for send limits)
 //
 // Work is proportional to what is pending: the queue is read through its
 // due-time index, recovery through the open index, and pruning and the

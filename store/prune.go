@@ -42,7 +42,7 @@ const tick = time.Nanosecond
 
 // Pruned counts what one Prune deleted.
 type Pruned struct {
-	Sends, Malformed, Reports int
+	Sends, Malformed, Reports, Usage int
 }
 
 // Prune deletes what retention lets go of at now, in bounded transactions,
@@ -75,7 +75,21 @@ func (s *Store) Prune(ctx context.Context, now time.Time, ret Retention) (Pruned
 	if err != nil {
 		return p, time.Time{}, err
 	}
-	return p, clock.Earliest(next, nx), nil
+	next = clock.Earliest(next, nx)
+	for {
+		n, oldest, more, err := s.pruneUsage(ctx, now.Add(-UsageKept))
+		p.Usage += n
+		if err != nil {
+			return p, time.Time{}, err
+		}
+		if !more {
+			if !oldest.IsZero() {
+				next = clock.Earliest(next, oldest.Add(UsageKept+tick))
+			}
+			break
+		}
+	}
+	return p, next, nil
 }
 
 // pruneSends deletes up to pruneBatch finished requests that finished before
@@ -232,17 +246,21 @@ func (s *Store) pruneReports(ctx context.Context, now time.Time, age time.Durati
 	if err != nil || len(expired) == 0 {
 		return 0, next, err
 	}
-	err = s.update(ctx, func(tx *bbolt.Tx) error {
-		b, err := bucket(tx, reportsBucket)
+	return len(expired), next, s.deleteKeys(ctx, reportsBucket, expired)
+}
+
+// deleteKeys deletes keys from bucket name in one transaction.
+func (s *Store) deleteKeys(ctx context.Context, name []byte, keys [][]byte) error {
+	return s.update(ctx, func(tx *bbolt.Tx) error {
+		b, err := bucket(tx, name)
 		if err != nil {
 			return err
 		}
-		for _, k := range expired {
+		for _, k := range keys {
 			if err := b.Delete(k); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	return len(expired), next, err
 }

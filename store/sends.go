@@ -45,6 +45,9 @@ type Send struct {
 	// Outcome is the outcome decided but not yet committed (the commit
 	// failed); a restart commits it.
 	Outcome *Outcome `json:"outcome,omitempty"`
+	// Avoid lists the phones whose SIM refused the request: it fails over
+	// to another phone and is not given to them again.
+	Avoid []int `json:"avoid,omitempty"`
 }
 
 // Outcome is a request's final state and webhook status.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -238,8 +239,13 @@ func TestPruneIsDueWhenItDeletes(t *testing.T) {
 	if _, err := s.KeepReport(ctx, 1, modem.StatusReport{Phone: 1, Ref: 1}, t0); err != nil {
 		t.Fatal(err)
 	}
+	h := mustAdd(t, s, Send{To: "+33600000001", Text: "b", Created: t0})
+	h.UsedPhone, h.Handed = 2, 1
+	if err := s.SaveHanded(ctx, h, t0); err != nil {
+		t.Fatal(err)
+	}
 	now := t0
-	want := []Pruned{{Sends: 1}, {Malformed: 1}, {Reports: 1}}
+	want := []Pruned{{Sends: 1}, {Malformed: 1}, {Reports: 1}, {Usage: 1}}
 	for i, w := range want {
 		_, next, err := s.Prune(ctx, now, ret)
 		if err != nil {
@@ -256,5 +262,54 @@ func TestPruneIsDueWhenItDeletes(t *testing.T) {
 		if p != w {
 			t.Errorf("step %d: at the due time %v Prune deleted %+v, want %+v", i, now.Sub(t0), p, w)
 		}
+	}
+}
+
+// TestUsageCountsHandOvers checks that the hand-overs SaveHanded counts come
+// back per phone, oldest first, from the time asked for.
+func TestUsageCountsHandOvers(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTest(t)
+	hand := func(phone int, text string, parts int, at time.Time) {
+		r := mustAdd(t, s, Send{To: "+33600000001", Text: text, Created: at})
+		r.UsedPhone = phone
+		for part := 1; part <= parts; part++ {
+			r.Handed = part
+			if err := s.SaveHanded(ctx, r, at.Add(time.Duration(part)*time.Millisecond)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	hand(1, "a", 1, t0)
+	hand(2, "b", 3, t0.Add(time.Minute))
+	hand(1, "c", 2, t0.Add(2*time.Minute))
+	tests := []struct {
+		since time.Time
+		want  map[int]int
+	}{
+		{t0.Add(-time.Hour), map[int]int{1: 3, 2: 3}},
+		{t0.Add(30 * time.Second), map[int]int{1: 2, 2: 3}},
+		{t0.Add(90 * time.Second), map[int]int{1: 2}},
+		{t0.Add(time.Hour), map[int]int{}},
+	}
+	for _, tt := range tests {
+		got, err := s.Usage(tt.since)
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts := map[int]int{}
+		for phone, times := range got {
+			counts[phone] = len(times)
+			if !slices.IsSortedFunc(times, func(a, b time.Time) int { return a.Compare(b) }) {
+				t.Errorf("phone %d: times out of order: %v", phone, times)
+			}
+		}
+		if !maps.Equal(counts, tt.want) {
+			t.Errorf("Usage(%v) counts %v, want %v", tt.since.Sub(t0), counts, tt.want)
+		}
+	}
+	r, err := s.Send(3)
+	if err != nil || r.Handed != 2 {
+		t.Errorf("the record saved with the last hand-over: handed %d, err %v", r.Handed, err)
 	}
 }

@@ -28,11 +28,12 @@ var (
 	disabledBucket  = []byte("agent/disabled")
 	concatRefBucket = []byte("agent/concat-ref")
 	metaBucket      = []byte("agent/meta")
+	usageBucket     = []byte("agent/usage")
 )
 
 // allBuckets are created at Open.
 var allBuckets = [][]byte{sendsBucket, activeBucket, queuedBucket, openBucket, doneBucket, refsBucket, reportsBucket,
-	callsBucket, slotsBucket, malformedBucket, alertsBucket, disabledBucket, concatRefBucket, metaBucket}
+	callsBucket, slotsBucket, malformedBucket, alertsBucket, disabledBucket, concatRefBucket, metaBucket, usageBucket}
 
 // Backend is the file the state lives in: the outbox's reads and its group
 // commit (*outbox.Outbox implements it). Update's fn may run more than once
