@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/simhook/simhook"
 )
@@ -29,6 +30,8 @@ var counterHelp = map[string]string{
 	"sends_ok":                 "Send requests the modem accepted in full.",
 	"sends_retried":            "Send attempts retried after a transient modem error.",
 	"sends_failed":             "Send requests that failed.",
+	"sends_failed_over":        "Send attempts moved to another phone after a SIM refusal or a phone down before the hand-over.",
+	"sends_queue_timeout":      "Send requests failed after waiting longer than sending.queue_timeout (for a phone, a limit or a send gap).",
 	"reliability_alerts":       "phone_reliability alerts raised.",
 	"disk_low":                 "Times the state directory's free space fell under storage.min_free_mb/min_free_percent.",
 	"sends_refused_disk":       "Send requests refused because the state directory was low on free space.",
@@ -85,7 +88,41 @@ func (a *Agent) writeMetrics(w io.Writer) {
 		func(p PhoneStatus) float64 { return float64(p.Reconnects) })
 	phoneFamily("simhook_phone_send_enabled", "gauge", "Whether the phone takes sends (0 after a reliability auto-disable).",
 		func(p PhoneStatus) float64 { return boolValue(p.SendEnabled) })
+	a.writePhoneSendMetrics(m, phones)
 	a.writeOutboxMetrics(m)
+}
+
+// writePhoneSendMetrics writes each phone's use of its send limits, the
+// sends waiting for them, and its balance.
+func (a *Agent) writePhoneSendMetrics(m *promWriter, phones []PhoneStatus) {
+	now := a.now()
+	windowFamily := func(name, help string, value func(WindowStatus) float64) {
+		for _, p := range phones {
+			for _, ws := range p.Windows {
+				m.gauge(name, help, value(ws), "phone", strconv.Itoa(p.ID), "window", ws.Window)
+			}
+		}
+	}
+	windowFamily("simhook_phone_parts_sent", "Parts the phone handed to its modem in the limit window (minute and hour slide; day counts from limits.day_reset).",
+		func(ws WindowStatus) float64 { return float64(ws.Used) })
+	windowFamily("simhook_phone_limit_parts", "The phone's configured limit for the window, in parts (0: none).",
+		func(ws WindowStatus) float64 { return float64(ws.Max) })
+	windowFamily("simhook_phone_window_next_seconds", "Seconds until the window gives room back: its oldest part leaves (minute, hour) or the day resets; 0 for an empty sliding window.",
+		func(ws WindowStatus) float64 {
+			next, err := time.Parse(time.RFC3339, ws.Next)
+			if err != nil {
+				return 0
+			}
+			return max(next.Sub(now).Seconds(), 0)
+		})
+	for _, p := range phones {
+		m.gauge("simhook_phone_sends_waiting", "Send requests waiting for the phone's limits or send gap.", float64(p.Waiting), "phone", strconv.Itoa(p.ID))
+	}
+	for _, p := range phones {
+		if p.Balance != nil && p.Balance.Value != nil {
+			m.gauge("simhook_phone_balance", "The SIM's balance read by the phone's balance check (USSD).", *p.Balance.Value, "phone", strconv.Itoa(p.ID))
+		}
+	}
 }
 
 // promWriter writes metric families, each HELP and TYPE line once.

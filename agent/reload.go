@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/simhook/simhook/config"
 	"github.com/simhook/simhook/outbox"
@@ -167,6 +168,27 @@ type PhoneStatus struct {
 	LastError    string `json:"last_error,omitempty"`
 	Absent       bool   `json:"absent,omitempty"`
 	Since        string `json:"since"`
+	// Windows is how much of each send limit window the phone used.
+	Windows []WindowStatus `json:"windows"`
+	// Waiting counts the sends waiting for this phone's limits or send gap.
+	Waiting int `json:"waiting"`
+	// Balance is the last balance check, when one is configured.
+	Balance *BalanceStatus `json:"balance,omitempty"`
+}
+
+// WindowStatus is a phone's use of one send limit window.
+type WindowStatus struct {
+	// Window is minute, hour or day.
+	Window string `json:"window"`
+	// Max is the configured limit in parts (0: none).
+	Max int `json:"max"`
+	// Used is the parts handed to the modem in the window.
+	Used int `json:"used"`
+	// Left is the parts the phone may still send in it (only with a limit).
+	Left *int `json:"left,omitempty"`
+	// Next is when the window next gives room back (RFC 3339): its oldest
+	// part leaves a sliding window, or the day resets.
+	Next string `json:"next,omitempty"`
 }
 
 // Phones returns every running phone's state, by id.
@@ -179,6 +201,8 @@ func (a *Agent) Phones() []PhoneStatus {
 	a.mu.Unlock()
 	sort.Slice(ws, func(i, j int) bool { return ws[i].id < ws[j].id })
 	disabled := a.disabledPhones()
+	waiting := a.sends.waitingByPhone()
+	now := a.now()
 	out := make([]PhoneStatus, 0, len(ws))
 	for _, w := range ws {
 		s := w.State()
@@ -186,7 +210,30 @@ func (a *Agent) Phones() []PhoneStatus {
 			ID: w.id, Status: s.Status, SendEnabled: !disabled[w.id], Signal: s.Signal,
 			Registration: s.Registration, Operator: s.Operator, Model: s.Model, IMEI: s.IMEI, ICCID: s.ICCID,
 			Port: s.Port, Reconnects: s.Reconnects, LastError: s.LastError, Absent: s.Absent, Since: s.Since.UTC().Format("2006-01-02T15:04:05Z"),
+			Windows: a.windowStatus(w.id, now), Waiting: waiting[w.id], Balance: w.balanceStatus(),
 		})
+	}
+	return out
+}
+
+// windowStatus reports phone's use of its send limit windows at now.
+func (a *Agent) windowStatus(phone int, now time.Time) []WindowStatus {
+	c, ok := a.phoneConfig(phone)
+	if !ok || a.sends == nil {
+		return nil
+	}
+	uses := windowsAt(c.Limits, a.sends.parts.of(phone), now, a.loc.Load())
+	out := make([]WindowStatus, 0, len(uses))
+	for _, u := range uses {
+		ws := WindowStatus{Window: u.Window, Max: u.Max, Used: u.Used}
+		if u.Max > 0 {
+			left := max(u.Max-u.Used, 0)
+			ws.Left = &left
+		}
+		if !u.Next.IsZero() {
+			ws.Next = u.Next.UTC().Format(time.RFC3339)
+		}
+		out = append(out, ws)
 	}
 	return out
 }

@@ -192,8 +192,11 @@ func (q *sendQueue) dispatch(ctx context.Context) time.Time {
 		q.mu.Unlock()
 		go func() {
 			defer q.wg.Done()
-			defer p.Release()
+			// The phone is released before the kick: a dispatch woken by it
+			// must find the phone free, or a request that waits for it
+			// would stall until some other kick.
 			defer func() {
+				p.Release()
 				q.mu.Lock()
 				delete(q.inUse, r.ID)
 				q.mu.Unlock()
@@ -255,6 +258,23 @@ func (q *sendQueue) waitOf(id uint64) (waitInfo, bool) {
 	defer q.mu.Unlock()
 	w, ok := q.waits[id]
 	return w, ok
+}
+
+// waitingByPhone counts, per phone, the requests that waited at the last
+// dispatch for that phone's limits or send gap.
+func (q *sendQueue) waitingByPhone() map[int]int {
+	out := make(map[int]int)
+	if q == nil {
+		return out
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, w := range q.waits {
+		if w.Phone != 0 && (w.For == waitLimit || w.For == waitSendGap) {
+			out[w.Phone]++
+		}
+	}
+	return out
 }
 
 // sent records, once a send on phone ended, the pause before its next one,

@@ -185,6 +185,8 @@ type fakePhone struct {
 	calls int
 	busy  bool
 	down  bool
+	// onRelease runs as the phone is released, before it is free again.
+	onRelease func()
 }
 
 // fakeStep is one scripted SendEach: accepted parts get references 10, 11,
@@ -197,6 +199,9 @@ type fakeStep struct {
 func (p *fakePhone) ID() int           { return p.id }
 func (p *fakePhone) Log() *slog.Logger { return slog.New(slog.DiscardHandler) }
 func (p *fakePhone) Release() {
+	if p.onRelease != nil {
+		p.onRelease()
+	}
 	p.mu.Lock()
 	p.busy = false
 	p.mu.Unlock()
@@ -477,3 +482,38 @@ func TestRunIdlesWithoutTimers(t *testing.T) {
 }
 
 func jsonUnmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
+
+// TestNextSendStartsAfterARelease: when a send ends, the queue looks again
+// only once the phone is free. A release that takes a moment (here 100 ms)
+// used to come after the kick, so the look found the phone busy and the
+// next request stalled until some other kick.
+func TestNextSendStartsAfterARelease(t *testing.T) {
+	h := newQueueHarness(t, 1)
+	h.phones[1].steps = []fakeStep{{1, 1, nil}, {1, 1, nil}}
+	h.phones[1].onRelease = func() { time.Sleep(100 * time.Millisecond) }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.q.run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	for range 2 {
+		if _, err := h.a.Submit(ctx, SendRequest{To: "+33612345678", Text: "hi"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		h.phones[1].mu.Lock()
+		calls := h.phones[1].calls
+		h.phones[1].mu.Unlock()
+		if calls == 2 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the second request stalled: the phone was asked %d times", calls)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -23,9 +23,10 @@ type worker struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	mu    sync.Mutex
-	state modem.State
-	idle  chan struct{} // set while a send is in progress; closed when it ends
+	mu      sync.Mutex
+	state   modem.State
+	idle    chan struct{}  // set while a send is in progress; closed when it ends
+	balance *BalanceStatus // the last balance check
 }
 
 // startWorkerLocked starts the worker for one configured phone. a.mu is held.
