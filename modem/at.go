@@ -37,6 +37,9 @@ type engine struct {
 	expect  atomic.Value  // string: the prefix the command in flight answers with
 	dirty   atomic.Bool   // a command timed out: resynchronise first
 	junk    atomic.Int64  // lines that made no sense
+
+	ussdMu sync.Mutex
+	ussd   chan string // +CUSD answers go here while a USSD call waits; nil otherwise
 }
 
 // newEngine starts the reader over rw; it stops when rw's Read fails. Its
@@ -60,7 +63,7 @@ func newEngine(rw io.ReadWriter, clk clock.Clock) *engine {
 // also answers commands with "^" lines (AT+CCID gives "^ICCID: ...").
 var unsolicited = []string{
 	"RING", "NO CARRIER", "+CLIP:", "+CMTI:", "+CDSI:", "+CMT:", "+CDS:", "+CREG:", "+CGREG:", "+CEREG:",
-	"+QIND:", "RDY", "+CFUN:", "+CPIN: READY", "Call Ready", "SMS Ready", "+QUSIM:", "+CRING:", "+PACSP",
+	"+QIND:", "RDY", "+CFUN:", "+CPIN: READY", "Call Ready", "SMS Ready", "+QUSIM:", "+CRING:", "+PACSP", "+CUSD:",
 	"^RSSI:", "^HCSQ:", "^MODE:", "^BOOT:", "^DSFLOWRPT:", "^SRVST:", "^SIMST:", "^SYSSTART", "^CEND:",
 	"^ORIG:", "^CONF:", "^CONN:", "^STIN:", "^NDISSTAT:", "^RFSWITCH:", "^SMMEMFULL:", "^CRSSI:", "^NWTIME:",
 	"^TIME:", "^ACTIVEBAND:", "^EONS:",
@@ -84,7 +87,8 @@ func (e *engine) read() {
 	defer close(e.dead)
 	buf := make([]byte, 4096)
 	var acc []byte
-	var pendingPDU string // a +CMT/+CDS header waiting for its PDU line
+	var pendingPDU string  // a +CMT/+CDS header waiting for its PDU line
+	var pendingCUSD string // a +CUSD answer whose text goes on over more lines
 	for {
 		n, err := e.rw.Read(buf)
 		if n > 0 {
@@ -95,6 +99,9 @@ func (e *engine) read() {
 					break
 				}
 				line := clean(acc[:i])
+				if pendingCUSD != "" || strings.HasPrefix(line, "+CUSD:") {
+					line = cleanText(acc[:i])
+				}
 				acc = acc[i+1:]
 				if line == "" {
 					continue
@@ -102,6 +109,19 @@ func (e *engine) read() {
 				if pendingPDU != "" {
 					e.urcs.push(urc{line: pendingPDU, pdu: line})
 					pendingPDU = ""
+					continue
+				}
+				if pendingCUSD != "" {
+					pendingCUSD += "\n" + line
+					if !cusdComplete(pendingCUSD) && strings.Count(pendingCUSD, "\n") < cusdMaxLines && len(pendingCUSD) < cusdMaxLen {
+						continue
+					}
+					line, pendingCUSD = pendingCUSD, ""
+				} else if strings.HasPrefix(line, "+CUSD:") && !cusdComplete(line) {
+					pendingCUSD = line
+					continue
+				}
+				if strings.HasPrefix(line, "+CUSD:") && e.toUSSD(line) {
 					continue
 				}
 				if isURC(line, e.expect.Load().(string)) {
@@ -135,6 +155,44 @@ func (e *engine) read() {
 	}
 }
 
+// cusdMaxLines and cusdMaxLen bound a +CUSD answer spread over several
+// lines (a menu runs to about ten): a quote that never closes must not
+// swallow the replies that follow for long.
+const (
+	cusdMaxLines = 24
+	cusdMaxLen   = 4096
+)
+
+// awaitUSSD makes the engine hand +CUSD answers to the returned channel,
+// until done is called, instead of queueing them as indications. It holds
+// one answer; more go to the indications.
+func (e *engine) awaitUSSD() (answers <-chan string, done func()) {
+	c := make(chan string, 1)
+	e.ussdMu.Lock()
+	e.ussd = c
+	e.ussdMu.Unlock()
+	return c, func() {
+		e.ussdMu.Lock()
+		if e.ussd == c {
+			e.ussd = nil
+		}
+		e.ussdMu.Unlock()
+	}
+}
+
+// toUSSD hands a +CUSD answer to the USSD call waiting for it, and reports
+// whether one took it.
+func (e *engine) toUSSD(line string) bool {
+	e.ussdMu.Lock()
+	defer e.ussdMu.Unlock()
+	select {
+	case e.ussd <- line: // never ready while e.ussd is nil
+		return true
+	default:
+		return false
+	}
+}
+
 // clean trims a raw line and drops control bytes.
 func clean(b []byte) string {
 	out := make([]byte, 0, len(b))
@@ -161,6 +219,23 @@ func final(line string) (bool, error) {
 		return true, &CMEError{Text: strings.TrimSpace(strings.TrimPrefix(line, "+CME ERROR:"))}
 	}
 	return false, nil
+}
+
+// cleanText is clean for a line of a +CUSD answer: a CR inside it breaks
+// the answer's text (modems print a menu's line breaks as they come, CR or
+// LF) and is kept as "\n".
+func cleanText(b []byte) string {
+	b = bytes.TrimRight(b, "\r")
+	out := make([]byte, 0, len(b))
+	for _, c := range b {
+		switch {
+		case c == '\r':
+			out = append(out, '\n')
+		case c >= 0x20 && c < 0x7f || c >= 0x80:
+			out = append(out, c)
+		}
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // alive reports whether the reader still runs.

@@ -6,7 +6,7 @@
 // produces into calls on a Handler: complete messages (HandleSMS), PDUs it
 // cannot decode (HandleMalformed), delivery reports (HandleStatusReport),
 // incoming calls (HandleCall) and its own state (HandleState). Send, HangUp,
-// State and Stats may be called from any goroutine.
+// USSD, State and Stats may be called from any goroutine.
 //
 // # The AT engine
 //
@@ -65,6 +65,16 @@
 // phone remembers the slot and its content and deletes it later instead of
 // offering it again; after a process restart Message.Key identifies a
 // message offered twice.
+//
+// # USSD
+//
+// USSD sends AT+CUSD=1 like any other command and then waits, on the
+// phone's clock and without holding the engine, for the network's +CUSD
+// answer, which the engine's reader hands straight to the waiting call
+// whether it comes before or after the OK, and also when its text runs over
+// several lines. A +CUSD nobody waits for (a USSD the network starts) is an
+// indication, logged at info. Answers are decoded from GSM 7-bit text or
+// packed hex, UCS-2 or 8-bit data by their data coding scheme.
 //
 // # Faults
 //

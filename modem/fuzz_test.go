@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/warthog618/sms/encoding/tpdu"
 )
@@ -56,6 +57,29 @@ func FuzzLines(f *testing.F) {
 	})
 }
 
+// FuzzUSSD runs the +CUSD parser and decoder on arbitrary answers and
+// coding schemes: they never panic, and every text they decode is valid
+// UTF-8.
+func FuzzUSSD(f *testing.F) {
+	for _, s := range []string{`+CUSD: 0,"Your balance is 12.50 EUR",15`, `+CUSD: 0,"D9775D0E1287D961F7B80C4ACF413199AB060315AB52",15`,
+		`+CUSD: 0,"041204300448002004310430043B0430043D0441003A002000310032002C00350030002020AC",72`, "+CUSD: 4",
+		`+CUSD: 0,"653700480069002020AC",17`, `+CUSD: 1,"1. Balance` + "\n" + `2. Data",15`, `+CUSD: 0,"1B",16`, `+CUSD: 0,"\xff\xfe",68`} {
+		f.Add(s, 15)
+	}
+	f.Fuzz(func(t *testing.T, line string, dcs int) {
+		_ = cusdComplete(line)
+		c, ok := parseCUSD(line)
+		if !ok {
+			c.str = line
+		}
+		for _, d := range []int{c.dcs, dcs, dcs & 0xFF} {
+			if text := decodeUSSD(c.str, d); !utf8.ValidString(text) {
+				t.Errorf("dcs %d: %q decoded to invalid UTF-8 %q", d, c.str, text)
+			}
+		}
+	})
+}
+
 // chunkReader hands out its data in small reads, then io.EOF.
 type chunkReader struct{ data []byte }
 
@@ -77,6 +101,7 @@ func FuzzReader(f *testing.F) {
 	f.Add([]byte("\r\nRING\r\n\r\n+CLIP: \"+33612345678\",145\r\n"))
 	f.Add([]byte("\r\n+CMT: ,24\r\n0791\r\n> \r\nOK\r\n"))
 	f.Add([]byte("\xff\x00\r\r\n+CMTI: \"SM\",\r\n"))
+	f.Add([]byte("\r\n+CUSD: 1,\"1. Balance\r\n2. Data\",15\r\n\r\n+CUSD: 0,\"open\r\nOK\r\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		e := newEngine(&chunkReader{data: data}, nil)
 		select {

@@ -38,6 +38,10 @@ type Phone struct {
 	refMu   sync.Mutex
 	nextRef uint16
 
+	// ussdMu holds one USSD session at a time: an answer cannot be told
+	// apart from another's.
+	ussdMu sync.Mutex
+
 	trace traceState
 	sink  *lineSink
 
@@ -526,6 +530,8 @@ func (p *Phone) handleURC(ctx context.Context, eng *engine, r *receiver, calls *
 		calls.hungUp(ctx)
 	case hasPrefix(u.line, "+CREG:"):
 		p.setState(func(s *State) { s.Registration = registrationName(u.line) })
+	case hasPrefix(u.line, "+CUSD:"):
+		p.ussdUnasked(u.line)
 	default:
 		p.log.Debug("ignored unsolicited line", "phone", p.cfg.ID, "line", u.line)
 	}

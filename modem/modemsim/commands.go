@@ -258,6 +258,8 @@ func (m *Modem) commandLocked(cmd string) result {
 		return ok(fmt.Sprintf("+CLIP: %d,1", boolInt(m.clip)))
 	case name == "+CLCC":
 		return ok(m.clccLocked()...)
+	case name == "+CUSD":
+		return m.cusdLocked(rest)
 	case name == "+CSCA":
 		if strings.HasPrefix(rest, "=") && rest != "=?" {
 			return ok()

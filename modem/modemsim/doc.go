@@ -4,7 +4,8 @@
 // framing with echo and several commands per line, identity, PIN,
 // registration and signal, SMS in PDU mode (storage, +CNMI indications,
 // read, list, delete, send with the "> " prompt and status reports), and
-// calls (RING, +CLIP, ATA, ATH, +CHUP, +CLCC, NO CARRIER).
+// calls (RING, +CLIP, ATA, ATH, +CHUP, +CLCC, NO CARRIER), and USSD
+// (+CUSD, with the answers SetUSSD configures).
 //
 // Tests drive the network side through the Go API: inject SMS (GSM 7-bit
 // with the extension table, UCS-2 with emoji, long texts in concatenated

@@ -74,12 +74,20 @@ type Modem struct {
 	prompt  bool // waiting for a PDU after +CMGS
 	pduLen  int
 	pending []byte
+	cusdN   int // AT+CUSD=<n>: 1 presents USSD answers
+	// ussdOpen: the last USSD answer asked for further action (m=1) and
+	// no AT+CUSD=2 closed the session since.
+	ussdOpen bool
+	// after are unsolicited lines due once the answer of the command in
+	// flight is out (a USSD answer after its OK).
+	after []delayedURC
 
 	// What survives a power cycle: the SIM, the reference counter, history.
 	stores   map[string]*store
 	mr       int
 	sent     []SentPart
 	rules    map[string]SendRule
+	ussd     map[string]USSDAnswer // the network's USSD answers by code
 	commands []string
 	calls    []*Call
 
@@ -132,6 +140,7 @@ func New(opts Options) (*Modem, error) {
 		caps[k] = v
 	}
 	m := &Modem{opts: opts, log: opts.Logger, stores: make(map[string]*store), rules: make(map[string]SendRule),
+		ussd: make(map[string]USSDAnswer),
 		stop: make(chan struct{}), replyDelay: opts.ReplyDelay, mr: 0, concatRef: 1}
 	for name, n := range caps {
 		m.stores[name] = newStore(n)
@@ -227,6 +236,7 @@ func (m *Modem) powerOnLocked() {
 	m.creg = 0
 	m.pinOK = m.opts.PIN == ""
 	m.prompt, m.pending = false, nil
+	m.cusdN, m.ussdOpen, m.after = 0, false, nil
 }
 
 // serve reads what the client writes, until the pty is closed.
@@ -304,6 +314,7 @@ func (m *Modem) handleLine(master *os.File, raw string) {
 	if m.echo {
 		m.writeLocked(master, raw+"\r")
 	}
+	m.after = nil
 	resp := m.executeLocked(line)
 	delay := m.replyDelay
 	m.mu.Unlock()
@@ -317,6 +328,10 @@ func (m *Modem) handleLine(master *os.File, raw string) {
 	}
 	m.mu.Lock()
 	m.writeLocked(master, resp)
+	if m.master == master {
+		m.writeAfterLocked()
+	}
+	m.after = nil
 	reset := m.resetPending && m.master == master
 	m.resetPending = false
 	m.mu.Unlock()
