@@ -63,6 +63,7 @@ type Agent struct {
 	out     *outbox.Outbox
 	st      *store.Store
 	sends   *sendQueue
+	balance *balanceChecker
 	disk    *diskGuard
 	counter *counters
 	// pruneKick makes the retention loop look again (a reload, a new
@@ -163,6 +164,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		return fmt.Errorf("agent: %w", err)
 	}
 	a.sends.parts = newLedger(usage)
+	a.balance = newBalanceChecker(a)
 	if err := a.sends.recover(ctx); err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
@@ -195,6 +197,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.mu.Unlock()
 
 	goOwned("sender", a.sends.run)
+	goOwned("balance", a.balance.run)
 	goOwned("reliability", a.runReliability)
 	goOwned("retention", a.runRetention)
 	api, err := a.listenAPI(cfg)

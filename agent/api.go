@@ -216,6 +216,7 @@ func (a *Agent) apiMux() *http.ServeMux {
 	mux.HandleFunc("GET /v1/outbox/stats", a.handleOutboxStats)
 	mux.HandleFunc("POST /v1/sms", a.handleSend)
 	mux.HandleFunc("GET /v1/sms/{id}", a.handleSendStatus)
+	mux.HandleFunc("POST /v1/ussd", a.handleUSSD)
 	a.outboxRoutes(mux)
 	return mux
 }
@@ -259,6 +260,31 @@ func (a *Agent) handleSend(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, err)
 	default:
 		writeJSON(w, http.StatusAccepted, st)
+	}
+}
+
+func (a *Agent) handleUSSD(w http.ResponseWriter, r *http.Request) {
+	var req USSDRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("request body: %w", err))
+		return
+	}
+	res, err := a.USSD(r.Context(), req)
+	switch {
+	case errors.Is(err, ErrInvalidRequest):
+		writeError(w, http.StatusBadRequest, err)
+	case errors.Is(err, ErrUnknownPhone):
+		writeError(w, http.StatusNotFound, err)
+	case errors.Is(err, modem.ErrNotReady):
+		writeError(w, http.StatusServiceUnavailable, err)
+	case errors.Is(err, modem.ErrUSSDTimeout):
+		writeError(w, http.StatusGatewayTimeout, err)
+	case err != nil:
+		writeError(w, http.StatusBadGateway, err)
+	default:
+		writeJSON(w, http.StatusOK, res)
 	}
 }
 

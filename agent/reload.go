@@ -43,6 +43,7 @@ func (a *Agent) Apply(cfg *config.Config) error {
 	a.counter.add("config_reloads", 1)
 	a.log.Info("configuration applied", "phones", len(cfg.Phones), "webhooks", len(cfg.Webhooks))
 	a.sends.kick()
+	a.balance.kick()
 	a.kickPrune()
 	return nil
 }

@@ -161,6 +161,7 @@ func (w *worker) HandleState(s modem.State) {
 		w.log.Info("phone state", "status", s.Status, "signal", s.Signal, "registration", s.Registration, "err", s.LastError)
 		if s.Status == "up" {
 			w.a.sends.kick()
+			w.a.balance.kick()
 		}
 	}
 }

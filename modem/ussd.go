@@ -70,8 +70,9 @@ func ValidUSSDCode(code string) error {
 // When the answer asks for further action (m=1) the session is closed
 // (AT+CUSD=2) after reading it, so the network is not left waiting; when
 // no answer comes in time the session is cancelled the same way and the
-// error is ErrUSSDTimeout. An answer that is a refusal (m=2, 4 or 5, or no
-// text) is an ErrUSSD, returned with the reply as far as it was read.
+// error is ErrUSSDTimeout. An answer that is a refusal (m=4 or 5, or no
+// text) is an ErrUSSD, returned with the reply as far as it was read; an
+// answer that ends the session (m=2) with a text is a reply (Status 2).
 func (p *Phone) USSD(ctx context.Context, code string, timeout time.Duration) (USSDReply, error) {
 	none := USSDReply{DCS: -1}
 	if err := ValidUSSDCode(code); err != nil {
@@ -144,7 +145,12 @@ func (p *Phone) ussdAnswer(ctx context.Context, eng *engine, line string) (USSDR
 		}
 		return r, nil
 	case 2:
-		return r, fmt.Errorf("%w: the network ended the session (+CUSD: 2)%s", ErrUSSD, said)
+		// Many networks give their final answer (a balance) as "ended by
+		// the network" with its text: the text is the answer.
+		if r.Text != "" {
+			return r, nil
+		}
+		return r, fmt.Errorf("%w: the network ended the session without an answer (+CUSD: 2)", ErrUSSD)
 	case 4:
 		return r, fmt.Errorf("%w: the network does not support this request (+CUSD: 4)%s", ErrUSSD, said)
 	case 5:

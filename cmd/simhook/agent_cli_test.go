@@ -28,6 +28,13 @@ func TestCLIAgainstRunningAgent(t *testing.T) {
 	if out, _, code := runCmd(t, "phone", "--socket", sock, "ls"); code != 0 || !strings.Contains(out, `"status": "up"`) {
 		t.Errorf("phone ls: exit %d\n%s", code, out)
 	}
+	l.Modems[0].SetUSSD("*100#", modemsim.USSDAnswer{Text: "Баланс: 120,00 ₽", Encoding: "ucs2"})
+	if out, errOut, code := runCmd(t, "ussd", "--socket", sock, "--phone", "1", "*100#"); code != 0 || out != "Баланс: 120,00 ₽\n" {
+		t.Errorf("ussd: exit %d, printed %q %s", code, out, errOut)
+	}
+	if _, errOut, code := runCmd(t, "ussd", "--socket", sock, "--phone", "1", "*555#"); code == 0 || !strings.Contains(errOut, "does not support") {
+		t.Errorf("ussd with a code the network refuses: exit %d %s", code, errOut)
+	}
 	out, errOut, code := runCmd(t, "send", "--socket", sock, "--to", "+33612345678", "--text", "from the CLI", "--tag", "cli")
 	if code != 0 || !strings.Contains(out, `"id": 1`) {
 		t.Fatalf("send: exit %d\n%s%s", code, out, errOut)

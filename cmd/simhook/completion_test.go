@@ -33,6 +33,8 @@ func TestCompletionBash(t *testing.T) {
 		{"simhook phone ", "disable enable list ls reset trace"},
 		{"simhook phone trace 1 --se", "--seconds"},
 		{"simhook send --", "--help --no-report --phone --socket --status --tag --text --to"},
+		{"simhook ussd --", "--help --json --phone --socket --timeout"},
+		{"simhook us", "ussd"},
 		{"simhook config c", "check"},
 		{"simhook webhook t", "test"},
 		{"simhook help ph", "phone"},

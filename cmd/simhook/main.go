@@ -53,6 +53,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return sendCmd(ctx, args[1:], stdout, stderr)
 	case "phone":
 		return phoneCmd(ctx, args[1:], stdout, stderr)
+	case "ussd":
+		return ussdCmd(ctx, args[1:], stdout, stderr)
 	case "receive":
 		return receiveCmd(ctx, args[1:], stdout, stderr)
 	case "verify":
@@ -101,6 +103,7 @@ Commands:
   webhook test             send sample events to a configured endpoint
   outbox ...               inspect and replay the outbox
   phone ...                list, enable and disable phones
+  ussd --phone N CODE      send a USSD code (e.g. a balance check) and print the answer
   bench                    measure latency, throughput and footprint on the simulator
   version                  print the version
   completion bash          print a bash completion script
