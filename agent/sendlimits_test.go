@@ -308,3 +308,22 @@ func TestSubmitRefusesWhatNoPhoneCanSend(t *testing.T) {
 		}
 	}
 }
+
+// TestPhoneDownBeforeHandOverFailsOver: phone 1 went away before its modem
+// had the message; the request goes to phone 2 at once, and is sent once.
+func TestPhoneDownBeforeHandOverFailsOver(t *testing.T) {
+	h := newQueueHarness(t, 1, 2)
+	h.phones[1].steps = []fakeStep{{handed: 0, err: fmt.Errorf("send: %w", modem.ErrNotReady)}}
+	h.phones[2].steps = okSteps(1)
+	h.phones[2].busy = true // phone 2 is busy when the request is first placed
+	ids := h.submitN(t, 1, SendRequest{To: "+33612345678", Text: "hi"})
+	h.round(t)
+	h.phones[2].Release()
+	h.settle(t)
+	states, byPhone := h.states(t, ids)
+	r, _ := h.a.st.Send(ids[0])
+	if states[stateSent] != 1 || byPhone[2] != 1 || r.Attempts != 2 || !r.NotBefore.IsZero() {
+		t.Errorf("states %v by phone %v, attempts %d, not before %v; want sent by phone 2 on the second attempt, at once",
+			states, byPhone, r.Attempts, r.NotBefore)
+	}
+}

@@ -23,6 +23,11 @@ const demoYAML = `reliability:
   failed: {enabled: true, rate: 0.10, min_volume: 4, period: 120m, grace: 0s}
 `
 
+// demoPhoneYAML gives each demo SIM an hourly limit the demo reaches, and a
+// balance check the simulated network answers.
+const demoPhoneYAML = `limits: {hour: 6}
+balance: {code: "*100#", every: 24h, pattern: "([0-9]+[.,][0-9]+) EUR"}`
+
 // demoStepTimeout bounds each step of the demo.
 const demoStepTimeout = 30 * time.Second
 
@@ -50,13 +55,25 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	l, err := lab.Start(ctx, lab.Options{
 		Dir:         *dir,
 		Keep:        *keep,
+		Phones:      2,
 		Profile:     modemsim.Quectel,
 		ExtraYAML:   demoYAML,
+		PhoneYAML:   demoPhoneYAML,
 		ReceiverOut: stdout,
 		Logger:      log,
 		Agent:       agent.Options{Logger: log},
+		Stopped:     true,
 	})
 	if err != nil {
+		return err
+	}
+	l.Modems[0].SetUSSD("*100#", modemsim.USSDAnswer{Text: "Solde : 12,50 EUR", Encoding: "ucs2"})
+	l.Modems[1].SetUSSD("*100#", modemsim.USSDAnswer{Text: "Your balance is 3.20 EUR", Encoding: "gsm7"})
+	startCtx, cancel := context.WithTimeout(ctx, demoStepTimeout)
+	err = l.StartAgent(startCtx)
+	cancel()
+	if err != nil {
+		_ = l.Close()
 		return err
 	}
 	defer func() {
@@ -67,7 +84,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			fmt.Fprintf(stdout, "\nKept %s (configuration, outbox.db).\n", l.Dir)
 		}
 	}()
-	fmt.Fprintf(stdout, "  modem     %s (profile %s)\n", l.ModemLink(1), modemsim.Quectel.Name)
+	fmt.Fprintf(stdout, "  modems    %s, %s (profile %s)\n", l.ModemLink(1), l.ModemLink(2), modemsim.Quectel.Name)
 	fmt.Fprintf(stdout, "  receiver  %s\n", l.ReceiverURL)
 	fmt.Fprintf(stdout, "  config    %s\n", l.ConfigPath)
 	fmt.Fprintf(stdout, "  outbox    %s\n\n", l.Dir+"/state/"+agent.OutboxFile)
@@ -81,6 +98,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		{"send an SMS and get its delivery report", d.send},
 		{"an inbound call rings, then the caller hangs up", d.call},
 		{"failed sends trip the phone-reliability alert", d.reliability},
+		{"phone 2's SIM is barred: its sends fail over to phone 1", d.failover},
+		{"per-SIM limits and USSD: a send waits for phone 1's hourly limit; the balances", d.limitsAndUSSD},
 	}
 	for i, s := range steps {
 		fmt.Fprintf(stdout, "── step %d: %s\n", i+1, s.name)
@@ -127,7 +146,7 @@ func (d *demo) receive(ctx context.Context) error {
 
 func (d *demo) send(ctx context.Context) error {
 	a := d.lab.Agent()
-	st, err := a.Submit(ctx, agent.SendRequest{To: "+33612345678", Text: "Your parcel is ready.", Tag: "demo"})
+	st, err := a.Submit(ctx, agent.SendRequest{To: "+33612345678", Text: "Your parcel is ready.", Tag: "demo", Phone: 1})
 	if err != nil {
 		return err
 	}
@@ -153,7 +172,7 @@ func (d *demo) reliability(ctx context.Context) error {
 	d.lab.Modems[0].SetSendRule(broken, modemsim.SendRule{Outcome: modemsim.Failed})
 	a := d.lab.Agent()
 	for i := range 3 {
-		if _, err := a.Submit(ctx, agent.SendRequest{To: broken, Text: fmt.Sprintf("Reminder %d", i+1)}); err != nil {
+		if _, err := a.Submit(ctx, agent.SendRequest{To: broken, Text: fmt.Sprintf("Reminder %d", i+1), Phone: 1}); err != nil {
 			return err
 		}
 	}
@@ -164,6 +183,68 @@ func (d *demo) reliability(ctx context.Context) error {
 		return err
 	}
 	return d.lab.WaitEvents(ctx, webhook.PhoneReliability, 1)
+}
+
+// failover bars phone 2's SIM (+CMS ERROR 8): two sends that name no phone
+// are both sent by phone 1, each in one send_sms.
+func (d *demo) failover(ctx context.Context) error {
+	d.lab.Modems[1].SetSendRule("", modemsim.SendRule{RefuseCMS: 8})
+	a := d.lab.Agent()
+	before := d.lab.Count(webhook.SendSMS)
+	for i := range 2 {
+		if _, err := a.Submit(ctx, agent.SendRequest{To: "+33611111111", Text: fmt.Sprintf("Appointment %d confirmed.", i+1)}); err != nil {
+			return err
+		}
+	}
+	if err := d.lab.WaitEvents(ctx, webhook.SendSMS, before+2); err != nil {
+		return err
+	}
+	for _, ev := range d.lab.EventsOf(webhook.SendSMS)[before:] {
+		if ev.SendSMS.Origin != 1 {
+			return fmt.Errorf("send %d went out through phone %d, want phone 1", ev.SendSMS.ID, ev.SendSMS.Origin)
+		}
+	}
+	fmt.Fprintf(d.out, "   both sent by phone 1; %d attempt(s) moved off phone 2\n", a.Counter("sends_failed_over"))
+	return nil
+}
+
+// limitsAndUSSD fills phone 1's hourly limit (6 parts: the sends so far
+// took them), shows a send that waits for it, asks the network a USSD code
+// and prints both SIMs' balances.
+func (d *demo) limitsAndUSSD(ctx context.Context) error {
+	a := d.lab.Agent()
+	st, err := a.Submit(ctx, agent.SendRequest{To: "+33612345678", Text: "One too many this hour.", Phone: 1})
+	if err != nil {
+		return err
+	}
+	for st.Waiting == nil || st.Waiting.For != "limit" {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("send %d never waited for the limit (state %s): %w", st.ID, st.State, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if st, err = a.SendStatusOf(st.ID); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(d.out, "   send #%d waits for %s, until %s\n", st.ID, st.Waiting.Detail, st.Waiting.Until)
+	res, err := a.USSD(ctx, agent.USSDRequest{Phone: 2, Code: "*100#"})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(d.out, "   USSD *100# on phone 2: %q\n", res.Text)
+	for _, p := range a.Phones() {
+		for p.Balance == nil || p.Balance.Value == nil {
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("phone %d's balance check never answered: %w", p.ID, ctx.Err())
+			case <-time.After(20 * time.Millisecond):
+			}
+			p = a.Phones()[p.ID-1]
+		}
+		fmt.Fprintf(d.out, "   balance of phone %d: %.2f (%q)\n", p.ID, *p.Balance.Value, p.Balance.Text)
+	}
+	return nil
 }
 
 // summary prints what the receiver verified and fails if anything was
