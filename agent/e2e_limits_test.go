@@ -131,3 +131,45 @@ func TestLimitsEndToEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestLimitsSurviveARestart: a phone with limits {day: 2} sends two parts,
+// the agent restarts, and a third request waits for the day's reset: the
+// count came back from the state file.
+func TestLimitsSurviveARestart(t *testing.T) {
+	t.Parallel()
+	l := startLab(t, lab.Options{PhoneYAML: "limits: {day: 2}"})
+	c := socketClient(l.SocketPath())
+	ctx := testContext(t, 60*time.Second)
+	for i := range 2 {
+		if code, body := call(t, c, "POST", "/v1/sms", fmt.Sprintf(`{"to": "+33612345678", "text": "before the restart %d"}`, i)); code != 202 {
+			t.Fatalf("POST /v1/sms: %d %s", code, body)
+		}
+	}
+	if err := l.WaitEvents(ctx, webhook.SendSMS, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.StopAgent(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.StartAgent(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c = socketClient(l.SocketPath())
+	code, body := call(t, c, "POST", "/v1/sms", `{"to": "+33612345678", "text": "after the restart"}`)
+	if code != 202 {
+		t.Fatalf("POST /v1/sms: %d %s", code, body)
+	}
+	var st agent.SendStatus
+	if err := json.Unmarshal([]byte(body), &st); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 20*time.Second, "the request to wait for the day limit", func() bool {
+		_, body := call(t, c, "GET", fmt.Sprintf("/v1/sms/%d", st.ID), "")
+		st = agent.SendStatus{}
+		_ = json.Unmarshal([]byte(body), &st)
+		return st.Waiting != nil && st.Waiting.For == "limit" && strings.Contains(st.Waiting.Detail, "day limit (2 of 2 parts used)")
+	})
+	if n := len(l.Modems[0].SentMessages()); n != 2 {
+		t.Errorf("the modem transmitted %d messages, want 2", n)
+	}
+}
