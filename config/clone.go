@@ -12,6 +12,7 @@ func (c *Config) Clone() *Config {
 		p.Allow = cloneSlice(p.Allow)
 		r.Phones = append(r.Phones, p)
 	}
+	r.Fleet.NATS = cloneSlice(c.Fleet.NATS)
 	r.Webhooks = nil
 	for _, w := range c.Webhooks {
 		w.Secrets = cloneSlice(w.Secrets)

@@ -33,6 +33,8 @@ type Config struct {
 	Sending Sending `yaml:"sending"`
 	// Storage guards the state directory's filesystem.
 	Storage Storage `yaml:"storage"`
+	// Fleet joins a NATS JetStream server shared by many gateways.
+	Fleet Fleet `yaml:"fleet"`
 
 	// Path is the file the configuration was read from ("" when built in code).
 	Path string `yaml:"-"`
@@ -360,6 +362,7 @@ func Default() *Config {
 		},
 		Sending: Sending{QueueTimeout: D(10 * time.Minute), MaxAttempts: 3},
 		Storage: Storage{MinFreeMB: 100, MinFreePercent: 5},
+		Fleet:   DefaultFleet(),
 	}
 }
 

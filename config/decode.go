@@ -27,6 +27,7 @@ type decoder struct {
 
 var (
 	durationType = reflect.TypeFor[Duration]()
+	listType     = reflect.TypeFor[StringList]()
 	sizeType     = reflect.TypeFor[Size]()
 )
 
@@ -70,6 +71,12 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		v.Set(reflect.ValueOf(Duration{dur}))
+		return
+	}
+	if v.Type() == listType && n.Kind == yaml.ScalarNode {
+		if s, ok := d.scalar(n, path, "a string or a list"); ok {
+			v.Set(reflect.ValueOf(StringList{s}))
+		}
 		return
 	}
 	if v.Type() == sizeType {

@@ -112,6 +112,19 @@ func TestLoadInvalidFiles(t *testing.T) {
 			{"phones[1].ring_gap", 12, "must be at least 2s, got -3s"},
 			{"delivery.probe_max", 14, "must be at least 1s, got 500ms"},
 		}},
+		{"fleet.yaml", []want{
+			{"fleet.nats[1]", 3, `want a nats://, tls://, ws:// or wss:// URL, got "http://b.example.com"`},
+			{"fleet.nats", 3, "needs fleet.secret or fleet.secret_file"},
+			{"fleet.gateway", 4, `(it is a subject token), got "paris 1"`},
+			{"fleet.creds_file", 5, "set either a token or a creds_file, not both"},
+			{"fleet.tls", 7, "needs both cert_file and key_file"},
+			{"fleet.send_stream.name", 8, `got "SEND.ALL"`},
+			{"fleet.send_stream.replicas", 8, "must be 1 to 5, got 7"},
+			{"fleet.send_stream.max_age", 8, "must be at least 1m, got 10s"},
+			{"fleet.events_stream.name", 9, `got "SEND.ALL"`},
+			{"fleet.events_stream.name", 9, "must differ from send_stream.name"},
+			{"fleet.ack_wait", 10, "must be at least 1s, got 0s"},
+		}},
 		{"sending_limits.yaml", []want{
 			{"phones[0].limits.minute", 6, "must be 0 (no limit) or a positive number of parts, got -1"},
 			{"phones[0].limits.day_reset", 6, `must be a time of day HH:MM (24-hour), got "24:00"`},
@@ -379,5 +392,31 @@ func TestShippedConfigExamples(t *testing.T) {
 	w.Name, w.URL, w.Secret = "crm", "https://crm.example.com/sms", "change-me"
 	if len(c.Webhooks) != 2 || !reflect.DeepEqual(c.Webhooks[0], w) {
 		t.Errorf("example webhooks = %+v, want first the defaults %+v", c.Webhooks, w)
+	}
+}
+
+// TestLoadFleet reads a gateway's fleet section: one URL written as a
+// string, its defaults filled in, and the token and secret hidden by
+// Redacted.
+func TestLoadFleet(t *testing.T) {
+	c, err := Load(filepath.Join("testdata", "valid", "fleet.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := DefaultFleet()
+	want.NATS = StringList{"nats://nats.example.com:4222"}
+	want.Gateway, want.Token, want.Secret = "paris-1", "s3cret-token", "fleet-signing-secret"
+	want.TLS = FleetTLS{CAFile: "/etc/simhook/nats-ca.pem"}
+	want.SendStream = Stream{Name: "SIMHOOK_SEND", Replicas: 3, MaxAge: D(12 * time.Hour)}
+	want.AckWait = D(45 * time.Second)
+	if !reflect.DeepEqual(c.Fleet, want) {
+		t.Errorf("fleet = %+v\nwant %+v", c.Fleet, want)
+	}
+	if !c.Fleet.Enabled() || Default().Fleet.Enabled() {
+		t.Error("Enabled is wrong")
+	}
+	r := c.Redacted().Fleet
+	if r.Token != RedactedValue || r.Secret != RedactedValue {
+		t.Errorf("redacted fleet %+v still shows a credential", r)
 	}
 }

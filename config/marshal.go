@@ -16,6 +16,12 @@ func (c *Config) Marshal() ([]byte, error) {
 	if out.API.TokenFile != "" {
 		out.API.Token = ""
 	}
+	if out.Fleet.TokenFile != "" {
+		out.Fleet.Token = ""
+	}
+	if out.Fleet.SecretFile != "" {
+		out.Fleet.Secret = ""
+	}
 	for i := range out.Phones {
 		if out.Phones[i].PINFile != "" {
 			out.Phones[i].PIN = ""

@@ -26,6 +26,8 @@ func checkExclusive(c *Config, lines map[string]int, errs *errList) {
 		}
 	}
 	pair("api", "token", "token_file", c.API.Token, c.API.TokenFile)
+	pair("fleet", "token", "token_file", c.Fleet.Token, c.Fleet.TokenFile)
+	pair("fleet", "secret", "secret_file", c.Fleet.Secret, c.Fleet.SecretFile)
 	for i, p := range c.Phones {
 		pair(fmt.Sprintf("phones[%d]", i), "pin", "pin_file", p.PIN, p.PINFile)
 	}
@@ -49,6 +51,8 @@ func resolveSecrets(c *Config, lines map[string]int, errs *errList) {
 		*dst = v
 	}
 	read("api.token_file", c.API.TokenFile, &c.API.Token)
+	read("fleet.token_file", c.Fleet.TokenFile, &c.Fleet.Token)
+	read("fleet.secret_file", c.Fleet.SecretFile, &c.Fleet.Secret)
 	for i := range c.Phones {
 		p := &c.Phones[i]
 		read(fmt.Sprintf("phones[%d].pin_file", i), p.PINFile, &p.PIN)
@@ -146,6 +150,11 @@ func (c *Config) Redacted() *Config {
 		}
 	}
 	hide(&r.API.Token)
+	hide(&r.Fleet.Token)
+	hide(&r.Fleet.Secret)
+	for i := range r.Fleet.NATS {
+		r.Fleet.NATS[i] = redact.URL(r.Fleet.NATS[i])
+	}
 	for i := range r.Phones {
 		hide(&r.Phones[i].PIN)
 	}
