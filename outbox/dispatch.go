@@ -483,6 +483,14 @@ func (o *Outbox) attempt(ctx context.Context, p pick) attemptResult {
 		return res
 	}
 	o.metrics.add("attempts", "", "", 1)
+	if pub := st.ep.Publisher; pub != nil {
+		if err := pub.Publish(rctx, msg, req); err != nil {
+			res.err = redact.Error(err)
+			return res
+		}
+		res.status = http.StatusOK
+		return res
+	}
 	resp, err := o.opts.HTTPClient.Do(req)
 	if err != nil {
 		res.err = redact.Error(err) // it quotes the URL, credentials and all

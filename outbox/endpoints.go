@@ -1,7 +1,9 @@
 package outbox
 
 import (
+	"context"
 	"fmt"
+	"net/http"
 	"slices"
 	"time"
 
@@ -19,6 +21,19 @@ type Endpoint struct {
 	// Timeout bounds each request (default 15s).
 	Timeout time.Duration
 	Retry   RetryPolicy
+	// Publisher, when set, delivers the endpoint's requests instead of
+	// HTTP (the fleet's events stream); the URL is then only a label.
+	Publisher Publisher
+}
+
+// Publisher delivers a signed request somewhere other than over HTTP. msg
+// is the event; req is the request the endpoint's encoder built for it,
+// whose body and headers (both signatures) are what to deliver. A nil
+// error is a delivery. Any error counts as a network failure: the endpoint
+// is unreachable, its events wait, and it is probed, as an HTTP endpoint
+// that does not answer.
+type Publisher interface {
+	Publish(ctx context.Context, msg webhook.Message, req *http.Request) error
 }
 
 // RetryPolicy schedules retries of one endpoint.

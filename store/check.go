@@ -22,6 +22,7 @@ func (s *Store) Check() error {
 			want[string(name)] = map[string]bool{}
 		}
 		seen := map[uint64]bool{}
+		reqIDs := map[string]uint64{}
 		for _, name := range [][]byte{activeBucket, sendsBucket} {
 			b := tx.Bucket(name)
 			err := b.ForEach(func(k, v []byte) error {
@@ -36,6 +37,9 @@ func (s *Store) Check() error {
 					problems = append(problems, fmt.Errorf("send %d is in both buckets", r.ID))
 				}
 				seen[r.ID] = true
+				if r.RequestID != "" {
+					reqIDs[r.RequestID] = r.ID
+				}
 				if r.Finished() != bytes.Equal(name, sendsBucket) {
 					problems = append(problems, fmt.Errorf("%s: send %d in state %s", name, r.ID, r.State))
 				}
@@ -63,6 +67,19 @@ func (s *Store) Check() error {
 			for k := range keys {
 				problems = append(problems, fmt.Errorf("%s: entry %x missing", name, k))
 			}
+		}
+		err := tx.Bucket(requestIDsBucket).ForEach(func(k, v []byte) error {
+			if id, ok := reqIDs[string(k)]; !ok || len(v) != 8 || u64From(v) != id {
+				problems = append(problems, fmt.Errorf("%s: %q → %x names no request with that id", requestIDsBucket, k, v))
+			}
+			delete(reqIDs, string(k))
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for rid, id := range reqIDs {
+			problems = append(problems, fmt.Errorf("%s: request %d's id %q is missing", requestIDsBucket, id, rid))
 		}
 		return tx.Bucket(usageBucket).ForEach(func(k, v []byte) error {
 			if len(k) != 18 || len(v) != 4 {

@@ -28,6 +28,7 @@
 //	agent/concat-ref     phone id → last concatenation reference
 //	agent/meta           "version" → schema version
 //	agent/usage          hand-over time, send id, part → phone id (for send limits)
+//	agent/request-ids    client-chosen request id → send id (fleet requests)
 //
 // Work is proportional to what is pending: the queue is read through its
 // due-time index, recovery through the open index, and pruning and the

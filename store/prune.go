@@ -149,6 +149,9 @@ func (s *Store) pruneSends(ctx context.Context, cutoff time.Time) (n int, oldest
 					// The index was stale: the record is elsewhere.
 					continue
 				}
+				if err := forgetRequestID(tx, r); err != nil {
+					return err
+				}
 				for _, ref := range r.Refs {
 					key := refKey(r.UsedPhone, ref)
 					var e RefEntry

@@ -48,6 +48,8 @@ type Send struct {
 	// Avoid lists the phones whose SIM refused the request: it fails over
 	// to another phone and is not given to them again.
 	Avoid []int `json:"avoid,omitempty"`
+	// RequestID is the id its client chose (a fleet request), unique.
+	RequestID string `json:"request_id,omitempty"`
 }
 
 // Outcome is a request's final state and webhook status.
@@ -77,29 +79,36 @@ var ErrNotQueued = errors.New("no longer queued")
 func (s *Store) AddSend(ctx context.Context, r Send) (Send, error) {
 	r.State = Queued
 	err := s.update(ctx, func(tx *bbolt.Tx) error {
-		b, err := bucket(tx, activeBucket)
-		if err != nil {
-			return err
-		}
-		// The sequence (on the small active bucket, so taking an id
-		// touches no page of the history) is past every id the store
-		// gave; a record above it (a file repaired by hand) is stepped
-		// over, never overwritten.
-		for {
-			id, err := b.NextSequence()
-			if err != nil {
-				return err
-			}
-			if _, found, _ := getSend(tx, id); !found {
-				r.ID = id
-				return putSend(tx, r)
-			}
-		}
+		var err error
+		r, err = addSendTx(tx, r)
+		return err
 	})
 	if err != nil {
 		return Send{}, fmt.Errorf("store: add send: %w", err)
 	}
 	return r, nil
+}
+
+// addSendTx gives r the next id and stores it.
+func addSendTx(tx *bbolt.Tx, r Send) (Send, error) {
+	b, err := bucket(tx, activeBucket)
+	if err != nil {
+		return r, err
+	}
+	// The sequence (on the small active bucket, so taking an id touches
+	// no page of the history) is past every id the store gave; a record
+	// above it (a file repaired by hand) is stepped over, never
+	// overwritten.
+	for {
+		id, err := b.NextSequence()
+		if err != nil {
+			return r, err
+		}
+		if _, found, _ := getSend(tx, id); !found {
+			r.ID = id
+			return r, putSend(tx, r)
+		}
+	}
 }
 
 // Send returns request id, or ErrNotFound.

@@ -313,3 +313,37 @@ func TestUsageCountsHandOvers(t *testing.T) {
 		t.Errorf("the record saved with the last hand-over: handed %d, err %v", r.Handed, err)
 	}
 }
+
+// TestAddSendOnceRecognisesARedelivery: a request added twice under the
+// same client id is stored once; another id is another request; once the
+// request is pruned its id may be used again.
+func TestAddSendOnceRecognisesARedelivery(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTest(t)
+	a, existed, err := s.AddSendOnce(ctx, Send{To: "+33600000001", Text: "a", Created: t0, RequestID: "req-1"})
+	if err != nil || existed {
+		t.Fatalf("first add: %v, existed %v", err, existed)
+	}
+	again, existed, err := s.AddSendOnce(ctx, Send{To: "+33600000001", Text: "a", Created: t0, RequestID: "req-1"})
+	if err != nil || !existed || again.ID != a.ID {
+		t.Fatalf("redelivery: id %d existed %v err %v; want id %d, existed", again.ID, existed, err, a.ID)
+	}
+	b, existed, err := s.AddSendOnce(ctx, Send{To: "+33600000001", Text: "b", Created: t0, RequestID: "req-2"})
+	if err != nil || existed || b.ID == a.ID {
+		t.Fatalf("another id: %+v existed %v err %v", b, existed, err)
+	}
+	if _, _, err := s.AddSendOnce(ctx, Send{To: "+33600000001", Text: "c"}); err == nil {
+		t.Error("a request without an id was accepted")
+	}
+	a.State, a.Status, a.SentAt = Sent, "unknown", t0
+	if err := s.SaveSend(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Prune(ctx, t0.Add(2*time.Hour), Retention{Sends: time.Hour, MalformedAge: time.Hour, MalformedCount: 1, Reports: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	c, existed, err := s.AddSendOnce(ctx, Send{To: "+33600000001", Text: "a", Created: t0, RequestID: "req-1"})
+	if err != nil || existed || c.ID == a.ID {
+		t.Errorf("after pruning: %+v existed %v err %v; want a new request", c, existed, err)
+	}
+}

@@ -14,26 +14,27 @@ import (
 // Bucket names. They are the layout of existing outbox.db files and must not
 // change.
 var (
-	sendsBucket     = []byte("agent/sends") // finished requests
-	activeBucket    = []byte("agent/sends-active")
-	queuedBucket    = []byte("agent/sends-queued")
-	openBucket      = []byte("agent/sends-open")
-	doneBucket      = []byte("agent/sends-done")
-	refsBucket      = []byte("agent/refs")
-	reportsBucket   = []byte("agent/kept-reports")
-	callsBucket     = []byte("agent/calls")
-	slotsBucket     = []byte("agent/slots")
-	malformedBucket = []byte("agent/malformed")
-	alertsBucket    = []byte("agent/alerts")
-	disabledBucket  = []byte("agent/disabled")
-	concatRefBucket = []byte("agent/concat-ref")
-	metaBucket      = []byte("agent/meta")
-	usageBucket     = []byte("agent/usage")
+	sendsBucket      = []byte("agent/sends") // finished requests
+	activeBucket     = []byte("agent/sends-active")
+	queuedBucket     = []byte("agent/sends-queued")
+	openBucket       = []byte("agent/sends-open")
+	doneBucket       = []byte("agent/sends-done")
+	refsBucket       = []byte("agent/refs")
+	reportsBucket    = []byte("agent/kept-reports")
+	callsBucket      = []byte("agent/calls")
+	slotsBucket      = []byte("agent/slots")
+	malformedBucket  = []byte("agent/malformed")
+	alertsBucket     = []byte("agent/alerts")
+	disabledBucket   = []byte("agent/disabled")
+	concatRefBucket  = []byte("agent/concat-ref")
+	metaBucket       = []byte("agent/meta")
+	usageBucket      = []byte("agent/usage")
+	requestIDsBucket = []byte("agent/request-ids")
 )
 
 // allBuckets are created at Open.
 var allBuckets = [][]byte{sendsBucket, activeBucket, queuedBucket, openBucket, doneBucket, refsBucket, reportsBucket,
-	callsBucket, slotsBucket, malformedBucket, alertsBucket, disabledBucket, concatRefBucket, metaBucket, usageBucket}
+	callsBucket, slotsBucket, malformedBucket, alertsBucket, disabledBucket, concatRefBucket, metaBucket, usageBucket, requestIDsBucket}
 
 // Backend is the file the state lives in: the outbox's reads and its group
 // commit (*outbox.Outbox implements it). Update's fn may run more than once
@@ -80,6 +81,9 @@ func (s *Store) update(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
 
 // u64 encodes n as an 8-byte big-endian key, so keys sort as numbers.
 func u64(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
+
+// u64From decodes a u64 key (8 bytes).
+func u64From(b []byte) uint64 { return binary.BigEndian.Uint64(b) }
 
 // timeKey is an index key: t in nanoseconds since 1970 (0 for the zero time
 // or earlier), then id, so keys sort by time and then by id.
