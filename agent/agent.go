@@ -64,6 +64,7 @@ type Agent struct {
 	st      *store.Store
 	sends   *sendQueue
 	balance *balanceChecker
+	fleet   *fleetLink
 	disk    *diskGuard
 	counter *counters
 	// pruneKick makes the retention loop look again (a reload, a new
@@ -150,7 +151,8 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 	}()
 	a.out = out
-	if err := out.SetEndpoints(Endpoints(cfg)); err != nil {
+	a.fleet = newFleetLink(a)
+	if err := out.SetEndpoints(a.endpoints(cfg)); err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
 	if a.st, err = store.Open(ctx, out); err != nil {
@@ -198,6 +200,10 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	goOwned("sender", a.sends.run)
 	goOwned("balance", a.balance.run)
+	if err := a.fleet.apply(cfg); err != nil {
+		a.log.Error("fleet: not joined", "err", err)
+	}
+	defer a.fleet.stop()
 	goOwned("reliability", a.runReliability)
 	goOwned("retention", a.runRetention)
 	api, err := a.listenAPI(cfg)

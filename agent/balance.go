@@ -86,10 +86,7 @@ func (b *balanceChecker) kick() {
 	if b == nil {
 		return
 	}
-	select {
-	case b.wake <- struct{}{}:
-	default:
-	}
+	poke(b.wake)
 }
 
 // run checks balances until ctx ends.

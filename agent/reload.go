@@ -31,7 +31,7 @@ func (a *Agent) Apply(cfg *config.Config) error {
 		cfg.StateDir, cfg.API = old.StateDir, old.API
 	}
 	if out := a.Outbox(); out != nil {
-		if err := out.SetEndpoints(Endpoints(cfg)); err != nil {
+		if err := out.SetEndpoints(a.endpoints(cfg)); err != nil {
 			a.ConfigError(err)
 			return fmt.Errorf("apply endpoints: %w", err)
 		}
@@ -45,6 +45,9 @@ func (a *Agent) Apply(cfg *config.Config) error {
 	a.sends.kick()
 	a.balance.kick()
 	a.kickPrune()
+	if err := a.fleet.apply(cfg); err != nil {
+		a.log.Error("fleet: the new fleet section could not be applied", "err", err)
+	}
 	return nil
 }
 
@@ -143,6 +146,16 @@ func Endpoints(cfg *config.Config) []outbox.Endpoint {
 				MaxAge:      w.Retry.MaxAge.Duration,
 			},
 		})
+	}
+	return eps
+}
+
+// endpoints is Endpoints with, when a fleet is configured, the endpoint
+// that publishes events to its stream.
+func (a *Agent) endpoints(cfg *config.Config) []outbox.Endpoint {
+	eps := Endpoints(cfg)
+	if cfg.Fleet.Enabled() && a.fleet != nil {
+		eps = append(eps, a.fleet.endpoint(cfg.Fleet))
 	}
 	return eps
 }

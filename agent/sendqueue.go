@@ -100,10 +100,7 @@ func (q *sendQueue) kick() {
 	if q == nil {
 		return
 	}
-	select {
-	case q.wake <- struct{}{}:
-	default:
-	}
+	poke(q.wake)
 }
 
 // run hands queued requests to phones until ctx ends or stop is called.
@@ -138,12 +135,16 @@ func (q *sendQueue) dispatch(ctx context.Context) time.Time {
 		a.log.Error("reading the send queue", "err", err)
 		return now.Add(commitRetry)
 	}
-	views := q.views(cfg)
+	var views []phoneView
+	if len(due) > 0 {
+		views = q.views(cfg)
+	}
 	waits := make(map[uint64]waitInfo)
 	defer func() {
 		q.mu.Lock()
 		q.waits = waits
 		q.mu.Unlock()
+		q.a.fleet.kick() // phones may have room for fleet requests
 	}()
 	for _, r := range due {
 		if ctx.Err() != nil {
@@ -352,4 +353,13 @@ func (q *sendQueue) claimWorker(id int) sendPhone {
 		return nil
 	}
 	return w
+}
+
+// poke signals ch without blocking: a loop that waits on it looks again;
+// a signal already pending stands for this one too.
+func poke(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
 }

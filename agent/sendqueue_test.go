@@ -457,6 +457,7 @@ func TestDispatchArmsOnlyWhatIsDue(t *testing.T) {
 // nothing is due, and one for a pending retry.
 func TestRunIdlesWithoutTimers(t *testing.T) {
 	h := newQueueHarness(t, 1)
+	h.phones[1].steps = []fakeStep{{0, 0, errCMS500}} // before the loop reads them
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- h.q.run(ctx) }()
@@ -464,7 +465,6 @@ func TestRunIdlesWithoutTimers(t *testing.T) {
 		cancel()
 		<-done
 	}()
-	h.phones[1].steps = []fakeStep{{0, 0, errCMS500}}
 	if _, err := h.a.Submit(ctx, SendRequest{To: "+33612345678", Text: "hi"}); err != nil {
 		t.Fatal(err)
 	}

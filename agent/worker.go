@@ -158,6 +158,7 @@ func (w *worker) HandleState(s modem.State) {
 	w.state = s
 	w.mu.Unlock()
 	if prev != s.Status {
+		w.a.fleet.phoneChanged()
 		w.log.Info("phone state", "status", s.Status, "signal", s.Signal, "registration", s.Registration, "err", s.LastError)
 		if s.Status == "up" {
 			w.a.sends.kick()

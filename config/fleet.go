@@ -86,9 +86,15 @@ var (
 )
 
 // validateFleet checks the fleet section when a server is configured.
-func validateFleet(k *checker, f Fleet) {
+func validateFleet(k *checker, c *Config) {
+	f := c.Fleet
 	if !f.Enabled() {
 		return
+	}
+	for i, w := range c.Webhooks {
+		if w.Name == "fleet" {
+			k.fail(fmt.Sprintf("webhooks[%d].name", i), "\"fleet\" names the fleet's events stream; choose another name")
+		}
 	}
 	for i, u := range f.NATS {
 		key := fmt.Sprintf("fleet.nats[%d]", i)

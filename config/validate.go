@@ -82,7 +82,7 @@ func validate(c *Config, lines map[string]int, errs *errList) {
 	oneOf(k, "log.format", c.Log.Format, "text", "json")
 	validateAPI(k, c.API)
 	ids := validatePhones(k, c.Phones)
-	validateFleet(k, c.Fleet)
+	validateFleet(k, c)
 	validateWebhooks(k, c.Webhooks, ids)
 	if c.Delivery.Concurrency < 1 || c.Delivery.Concurrency > 64 {
 		k.fail("delivery.concurrency", "must be between 1 and 64, got %d", c.Delivery.Concurrency)

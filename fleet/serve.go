@@ -101,9 +101,13 @@ func (n *Node) serveOnce(ctx context.Context, capacity func() int, h func(contex
 		var err error
 		if i == 1 && took == 0 {
 			// Idle: wait a little on the server for a request, so a new
-			// one is taken at once rather than at the next look.
+			// one is taken at once rather than at the next look. One
+			// only: a pull for more would hold the ones it got until the
+			// rest came or the wait ended (other gateways take from the
+			// same consumer), while the loop takes the rest without
+			// waiting as soon as this one is handled.
 			fctx, fcancel := context.WithTimeout(ctx, n.tm.idleWait)
-			batch, err = c.Fetch(free, jetstream.FetchContext(fctx))
+			batch, err = c.Fetch(1, jetstream.FetchContext(fctx))
 			took += n.handleBatch(ctx, batch, err, l, h)
 			fcancel()
 			continue

@@ -434,3 +434,18 @@ func (s *Store) ClearSends(ctx context.Context) error {
 		return nil
 	})
 }
+
+// QueuedCount returns how many requests are queued (waiting or due), read
+// from the due-time index.
+func (s *Store) QueuedCount() (int, error) {
+	n := 0
+	err := s.view(func(tx *bbolt.Tx) error {
+		q, err := bucket(tx, queuedBucket)
+		if err != nil {
+			return err
+		}
+		n = q.Stats().KeyN
+		return nil
+	})
+	return n, err
+}

@@ -11,7 +11,7 @@ import (
 )
 
 // commands are the top-level commands, in the order completion offers them.
-var commands = []string{"run", "demo", "config", "send", "phone", "ussd", "receive", "verify", "webhook", "outbox", "bench", "version", "help", "completion"}
+var commands = []string{"run", "demo", "config", "send", "phone", "ussd", "fleet", "receive", "verify", "webhook", "outbox", "bench", "version", "help", "completion"}
 
 // completionCmd is `simhook completion bash`: it prints a bash completion
 // script for the commands, their sub-commands and their flags, read from

@@ -55,6 +55,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return phoneCmd(ctx, args[1:], stdout, stderr)
 	case "ussd":
 		return ussdCmd(ctx, args[1:], stdout, stderr)
+	case "fleet":
+		return fleetCmd(ctx, args[1:], stdout, stderr)
 	case "receive":
 		return receiveCmd(ctx, args[1:], stdout, stderr)
 	case "verify":
@@ -104,6 +106,7 @@ Commands:
   outbox ...               inspect and replay the outbox
   phone ...                list, enable and disable phones
   ussd --phone N CODE      send a USSD code (e.g. a balance check) and print the answer
+  fleet ls                 list the phones of every gateway in the fleet (NATS)
   bench                    measure latency, throughput and footprint on the simulator
   version                  print the version
   completion bash          print a bash completion script

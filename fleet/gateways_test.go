@@ -1,0 +1,260 @@
+package fleet_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/simhook/simhook/agent"
+	"github.com/simhook/simhook/fleet"
+	"github.com/simhook/simhook/fleet/fleettest"
+	"github.com/simhook/simhook/lab"
+	"github.com/simhook/simhook/modem"
+	"github.com/simhook/simhook/webhook"
+)
+
+// fleetSecret signs the gateways' events in these tests.
+const fleetSecret = "fleet-test-secret"
+
+// fleetYAML is a gateway's fleet section.
+func fleetYAML(url, gateway string) string {
+	return fmt.Sprintf("fleet:\n  nats: %s\n  gateway: %s\n  secret: %s\n  ack_wait: 3s\n", url, gateway, fleetSecret)
+}
+
+// startGateway starts a lab of two simulated phones joined to the fleet as
+// gateway.
+func startGateway(t *testing.T, url, gateway string) *lab.Lab {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	l, err := lab.Start(ctx, lab.Options{Dir: t.TempDir(), Phones: 2, ExtraYAML: fleetYAML(url, gateway),
+		Agent: fastAgent()})
+	if err != nil {
+		t.Fatalf("%s: %v", gateway, err)
+	}
+	t.Cleanup(func() {
+		if err := l.Close(); err != nil {
+			t.Errorf("%s: closing: %v", gateway, err)
+		}
+	})
+	return l
+}
+
+// client is a fleet client: it publishes requests and reads the events.
+type client struct {
+	nc *nats.Conn
+	js jetstream.JetStream
+}
+
+func newClient(t *testing.T, url string) *client {
+	t.Helper()
+	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &client{nc: nc, js: js}
+}
+
+// waitStream waits until a gateway created stream name.
+func (c *client) waitStream(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	for {
+		if _, err := c.js.Stream(ctx, name); err == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("stream %s never appeared: %v", name, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// request is a send request as the fleet's clients publish it.
+type request struct {
+	ID   string `json:"id"`
+	To   string `json:"to"`
+	Text string `json:"text"`
+	Tag  string `json:"tag"`
+}
+
+// publish publishes requests from..to-1 to subject, retrying while the
+// server is away.
+func (c *client) publish(t *testing.T, ctx context.Context, subject string, from, to int) {
+	t.Helper()
+	for i := from; i < to; i++ {
+		id := fmt.Sprintf("req-%04d", i)
+		data, _ := json.Marshal(request{ID: id, To: fmt.Sprintf("+336%08d", i), Text: "fleet request " + id, Tag: id})
+		for {
+			_, err := c.js.Publish(ctx, subject, data, jetstream.WithMsgID("pub-"+id))
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("publishing %s: %v", id, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+// sendEvents reads SIMHOOK_EVENTS' send_sms events until it holds want
+// distinct tags, and returns how many each tag has; every event must carry
+// a valid signature and the subject of its gateway.
+func (c *client) sendEvents(t *testing.T, ctx context.Context, want int) map[string]int {
+	t.Helper()
+	cons, err := c.js.OrderedConsumer(ctx, "SIMHOOK_EVENTS", jetstream.OrderedConsumerConfig{FilterSubjects: []string{"simhook.events.*.send_sms"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tags := map[string]int{}
+	for len(tags) < want {
+		batch, err := cons.Fetch(100, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			if ctx.Err() != nil {
+				t.Fatalf("%d of %d send_sms events: %v", len(tags), want, ctx.Err())
+			}
+			continue
+		}
+		for m := range batch.Messages() {
+			if err := webhook.VerifyStandard([]string{fleetSecret}, httpHeader(m.Headers()), m.Data(), time.Now(), time.Hour); err != nil {
+				t.Errorf("event on %s: %v", m.Subject(), err)
+			}
+			var ev struct {
+				Type string          `json:"webhook_type"`
+				Body json.RawMessage `json:"body"`
+			}
+			var b webhook.SendSMSBody
+			if err := json.Unmarshal(m.Data(), &ev); err != nil || json.Unmarshal(ev.Body, &b) != nil {
+				t.Fatalf("event on %s: %s", m.Subject(), m.Data())
+			}
+			if m.Headers().Get(jetstream.MsgIDHeader) == "" || ev.Type != "send_sms" {
+				t.Errorf("event on %s: type %s, Nats-Msg-Id %q", m.Subject(), ev.Type, m.Headers().Get(jetstream.MsgIDHeader))
+			}
+			tags[b.Tag]++
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("%d of %d send_sms events: %v", len(tags), want, ctx.Err())
+		}
+	}
+	return tags
+}
+
+// httpHeader converts NATS headers for webhook.VerifyStandard.
+func httpHeader(h nats.Header) http.Header {
+	out := make(http.Header, len(h))
+	for k, v := range h {
+		out[http.CanonicalHeaderKey(k)] = v
+	}
+	return out
+}
+
+// transmitted counts, over the labs' modems, how often each request's text
+// went out.
+func transmitted(labs ...*lab.Lab) map[string]int {
+	out := map[string]int{}
+	for _, l := range labs {
+		for _, m := range l.Modems {
+			for _, s := range m.SentMessages() {
+				out[s.Text]++
+			}
+		}
+	}
+	return out
+}
+
+// TestThreeGatewaysShareTheQueue: three gateways, two simulated phones
+// each, join one nats-server. A client publishes 300 requests to
+// simhook.send; each is transmitted by exactly one modem exactly once, and
+// yields one signed send_sms in SIMHOOK_EVENTS; the fleet view lists the
+// six phones.
+func TestThreeGatewaysShareTheQueue(t *testing.T) {
+	srv := fleettest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	var labs []*lab.Lab
+	for _, gw := range []string{"gw1", "gw2", "gw3"} {
+		labs = append(labs, startGateway(t, srv.URL(), gw))
+	}
+	c := newClient(t, srv.URL())
+	c.waitStream(t, ctx, "SIMHOOK_SEND")
+	const n = 300
+	t0 := time.Now()
+	c.publish(t, ctx, fleet.SendSubject, 0, n)
+	published := time.Since(t0)
+	tags := c.sendEvents(t, ctx, n)
+	t.Logf("%d requests published in %v; every send_sms read after %v", n, published, time.Since(t0))
+	sent := transmitted(labs...)
+	for i := range n {
+		id := fmt.Sprintf("req-%04d", i)
+		if tags[id] != 1 {
+			t.Errorf("%s: %d send_sms events, want 1", id, tags[id])
+		}
+		if sent["fleet request "+id] != 1 {
+			t.Errorf("%s: transmitted %d times, want once", id, sent["fleet request "+id])
+		}
+	}
+	perGateway := make([]int, len(labs))
+	for i, l := range labs {
+		perGateway[i] = l.Count(webhook.SendSMS)
+	}
+	t.Logf("send_sms per gateway: %v", perGateway)
+	var entries []fleet.PhoneEntry
+	for len(entries) < 6 && ctx.Err() == nil {
+		var err error
+		if entries, err = fleet.Phones(ctx, fleet.Config{URLs: []string{srv.URL()}}.WithDefaults()); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	seen := map[string]bool{}
+	for _, e := range entries {
+		seen[fmt.Sprintf("%s.%d", e.Gateway, e.Phone)] = true
+	}
+	for _, want := range []string{"gw1.1", "gw1.2", "gw2.1", "gw2.2", "gw3.1", "gw3.2"} {
+		if !seen[want] {
+			t.Errorf("the fleet view lacks %s (has %v)", want, seen)
+		}
+	}
+}
+
+// TestGatewaySubjectGoesToItsGateway: a request on simhook.send.gw2 is sent
+// by gw2 only.
+func TestGatewaySubjectGoesToItsGateway(t *testing.T) {
+	srv := fleettest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	gw1 := startGateway(t, srv.URL(), "gw1")
+	gw2 := startGateway(t, srv.URL(), "gw2")
+	c := newClient(t, srv.URL())
+	c.waitStream(t, ctx, "SIMHOOK_SEND")
+	c.publish(t, ctx, fleet.SendSubject+".gw2", 0, 10)
+	c.sendEvents(t, ctx, 10)
+	if n := len(transmitted(gw1)); n != 0 {
+		t.Errorf("gw1 transmitted %d requests meant for gw2", n)
+	}
+	if n := len(transmitted(gw2)); n != 10 {
+		t.Errorf("gw2 transmitted %d of its 10 requests", n)
+	}
+}
+
+// fastAgent shortens the driver's timers, as the agent's own tests do.
+func fastAgent() agent.Options {
+	return agent.Options{
+		StopTimeout: 3 * time.Second,
+		Modem: func(c *modem.Config) {
+			c.ProbeInterval = 500 * time.Millisecond
+			c.Backoff = modem.Backoff{Initial: 100 * time.Millisecond, Max: time.Second}
+		},
+	}
+}
