@@ -43,6 +43,7 @@ const (
 	waitLimit   = "limit"    // a send limit of the phone(s)
 	waitSendGap = "send_gap" // the pause between two sends of the phone
 	waitRetry   = "retry"    // a retry after a transient error
+	waitClaim   = "claim"    // a fleet request not yet claimed on the server
 )
 
 // waitInfo is why a queued request is not being sent, and until when.

@@ -38,6 +38,8 @@ type fleetLink struct {
 	wake  chan struct{} // a phone may have room: look for requests
 	// phonesWake: a phone's status changed; write the fleet view now.
 	phonesWake chan struct{}
+	// claimWake: a claim failed; settle the open ones again.
+	claimWake chan struct{}
 
 	mu     sync.Mutex
 	node   *fleet.Node
@@ -48,7 +50,8 @@ type fleetLink struct {
 
 // newFleetLink makes agent a's fleet link; it does nothing until apply.
 func newFleetLink(a *Agent) *fleetLink {
-	return &fleetLink{a: a, clock: clock.Or(a.opts.Clock), wake: make(chan struct{}, 1), phonesWake: make(chan struct{}, 1)}
+	return &fleetLink{a: a, clock: clock.Or(a.opts.Clock), wake: make(chan struct{}, 1), phonesWake: make(chan struct{}, 1),
+		claimWake: make(chan struct{}, 1)}
 }
 
 // FleetConfig is the fleet client's configuration for cfg (for `simhook
@@ -143,7 +146,11 @@ func (f *fleetLink) apply(cfg *config.Config) error {
 	f.node, f.conf, f.cancel, f.done = node, conf, cancel, done
 	f.mu.Unlock()
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		f.settleClaims(ctx, node)
+	}()
 	go func() {
 		defer wg.Done()
 		if err := node.Serve(ctx, f.capacity, f.wake, f.handle); err != nil && ctx.Err() == nil {
@@ -265,24 +272,98 @@ func (f *fleetLink) handle(ctx context.Context, m fleet.Request) error {
 	if err := a.disk.refuse(); err != nil {
 		return fmt.Errorf("%w: %w", fleet.ErrRetry, err)
 	}
+	// Committed here first, held until it is claimed: a crash from here on
+	// leaves it on disk, and the claim decides which gateway sends it.
 	rec, existed, err := a.st.AddSendOnce(ctx, store.Send{
 		To: req.To, Text: req.Text, Phone: req.Phone, Tag: req.Tag,
 		StatusReport: req.StatusReport == nil || *req.StatusReport,
 		Created:      a.now(), RequestID: req.ID,
+		Unclaimed: true, NotBefore: claimHold,
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %w", fleet.ErrRetry, err)
 	}
 	if existed {
 		a.counter.add("fleet_requests_redelivered", 1)
-		a.log.Info("fleet: request already queued (redelivered)", "request", req.ID, "send", rec.ID)
+		a.log.Info("fleet: request already here (redelivered)", "request", req.ID, "send", rec.ID)
+		if !rec.Unclaimed {
+			return nil
+		}
+	}
+	return f.settleClaim(ctx, rec)
+}
+
+// claimHold is the not-before time of a fleet request until its claim
+// settles: far enough never to come due.
+var claimHold = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// settleClaim claims fleet request r on the server. If this gateway holds
+// it, it joins the send queue; if another gateway does, it is dropped here
+// (never sent, no event). When the server cannot say, it stays held and
+// the caller tries again.
+func (f *fleetLink) settleClaim(ctx context.Context, r store.Send) error {
+	a := f.a
+	f.mu.Lock()
+	node := f.node
+	f.mu.Unlock()
+	if node == nil {
+		return fmt.Errorf("%w: %w", fleet.ErrRetry, errNoFleet)
+	}
+	holder, err := node.Claim(ctx, r.RequestID)
+	if err != nil {
+		poke(f.claimWake) // the request stays held here: settle it later
+		return fmt.Errorf("%w: %w", fleet.ErrRetry, err)
+	}
+	if holder != node.Gateway() {
+		if err := a.st.DropSend(ctx, r.ID); err != nil {
+			return fmt.Errorf("%w: %w", fleet.ErrRetry, err)
+		}
+		a.counter.add("fleet_requests_elsewhere", 1)
+		a.log.Info("fleet: request held by another gateway; not sending it here", "request", r.RequestID, "holder", holder)
 		return nil
+	}
+	r.Unclaimed, r.NotBefore = false, time.Time{}
+	if err := a.st.SaveSend(ctx, r); err != nil {
+		return fmt.Errorf("%w: %w", fleet.ErrRetry, err)
 	}
 	a.counter.add("fleet_requests", 1)
 	a.counter.add("sends_accepted", 1)
 	a.sends.kick()
 	return nil
 }
+
+// settleClaims settles the claims a crash or an unreachable server left
+// open, until ctx ends: at once, then every few seconds while some remain,
+// and again whenever a claim fails.
+func (f *fleetLink) settleClaims(ctx context.Context, node *fleet.Node) {
+	for {
+		open, err := f.a.st.Unclaimed()
+		if err != nil {
+			f.a.log.Error("fleet: reading unclaimed requests", "err", err)
+		}
+		for _, r := range open {
+			if !node.Connected() {
+				break
+			}
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			if err := f.settleClaim(cctx, r); err != nil && ctx.Err() == nil {
+				f.a.log.Warn("fleet: claim not settled yet", "request", r.RequestID, "err", err)
+			}
+			cancel()
+		}
+		var next time.Time // none open: wait for a claim that fails
+		if len(open) > 0 {
+			next = f.clock.Now().Add(claimRetry)
+		}
+		clock.WaitUntil(f.clock, next, f.claimWake, ctx.Done())
+		if ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+// claimRetry is how often claims left open are tried again.
+const claimRetry = 3 * time.Second
 
 // refuse logs and counts a request that can never be sent.
 func (f *fleetLink) refuse(m fleet.Request, err error) error {

@@ -199,6 +199,9 @@ func (a *Agent) SendStatusOf(id uint64) (SendStatus, error) {
 // waitingOf says why queued request r waits: a retry's due time, or what
 // the send queue found at its last look.
 func (a *Agent) waitingOf(r sendRecord) *Waiting {
+	if r.Unclaimed {
+		return &Waiting{For: waitClaim, Detail: "fleet request " + r.RequestID + ": waiting to claim it on the fleet's server"}
+	}
 	if r.NotBefore.After(a.now()) {
 		return &Waiting{For: waitRetry, Phone: r.Phone, Detail: "retry after: " + r.LastError, Until: r.NotBefore.UTC().Format(time.RFC3339)}
 	}

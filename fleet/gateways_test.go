@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -15,6 +16,8 @@ import (
 	"github.com/simhook/simhook/fleet/fleettest"
 	"github.com/simhook/simhook/lab"
 	"github.com/simhook/simhook/modem"
+	"github.com/simhook/simhook/outbox"
+	"github.com/simhook/simhook/store"
 	"github.com/simhook/simhook/webhook"
 )
 
@@ -256,5 +259,68 @@ func fastAgent() agent.Options {
 			c.ProbeInterval = 500 * time.Millisecond
 			c.Backoff = modem.Backoff{Initial: 100 * time.Millisecond, Max: time.Second}
 		},
+	}
+}
+
+// seedUnclaimed writes into a stopped gateway's state file a fleet request
+// as a crash between its commit and its claim leaves it.
+func seedUnclaimed(t *testing.T, l *lab.Lab, id, text string) {
+	t.Helper()
+	out, err := outbox.Open(filepath.Join(l.Dir, "state", agent.OutboxFile), outbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	st, err := store.Open(context.Background(), out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = st.AddSendOnce(context.Background(), store.Send{To: "+33612345678", Text: text, Tag: id, StatusReport: true,
+		Created: time.Now(), RequestID: id, Unclaimed: true, NotBefore: time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCrashBetweenCommitAndAck: gw1 committed two requests and died before
+// acknowledging them. One was redelivered to gw2, which claimed and sent
+// it; the other nobody took. When gw1 starts again it drops the first
+// (never transmitted here) and claims and sends the second: each is sent
+// once, by one gateway.
+func TestCrashBetweenCommitAndAck(t *testing.T) {
+	srv := fleettest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	gw2 := startGateway(t, srv.URL(), "gw2")
+	c := newClient(t, srv.URL())
+	c.waitStream(t, ctx, "SIMHOOK_SEND")
+	c.publish(t, ctx, fleet.SendSubject, 0, 1) // req-0000, taken by gw2
+	c.sendEvents(t, ctx, 1)
+
+	l, err := lab.Start(ctx, lab.Options{Dir: t.TempDir(), Phones: 1, ExtraYAML: fleetYAML(srv.URL(), "gw1"),
+		Agent: fastAgent(), Stopped: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	seedUnclaimed(t, l, "req-0000", "fleet request req-0000")
+	seedUnclaimed(t, l, "req-0001", "fleet request req-0001")
+	if err := l.StartAgent(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tags := c.sendEvents(t, ctx, 2)
+	if tags["req-0000"] != 1 || tags["req-0001"] != 1 {
+		t.Errorf("send_sms events per request: %v, want one each", tags)
+	}
+	if n := transmitted(gw2)["fleet request req-0000"]; n != 1 {
+		t.Errorf("gw2 transmitted req-0000 %d times, want once", n)
+	}
+	gw1 := transmitted(l)
+	if gw1["fleet request req-0000"] != 0 || gw1["fleet request req-0001"] != 1 {
+		t.Errorf("gw1 transmitted %v; want req-0001 once and never req-0000", gw1)
+	}
+	a := l.Agent()
+	if a.Counter("fleet_requests_elsewhere") != 1 || a.Counter("fleet_requests") != 1 {
+		t.Errorf("gw1 counters: elsewhere %d, claimed %d; want 1 and 1", a.Counter("fleet_requests_elsewhere"), a.Counter("fleet_requests"))
 	}
 }

@@ -69,6 +69,8 @@ type link struct {
 	own   jetstream.Consumer // simhook.send.<gateway>
 	any   jetstream.Consumer // simhook.send
 	kv    jetstream.KeyValue
+	// claims is the claims bucket, got on first use (see Claim).
+	claims jetstream.KeyValue
 }
 
 // Start checks cfg (with its defaults applied) and starts connecting in the

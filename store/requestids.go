@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"go.etcd.io/bbolt"
@@ -60,4 +61,64 @@ func forgetRequestID(tx *bbolt.Tx, r Send) error {
 		return ids.Delete([]byte(r.RequestID))
 	}
 	return nil
+}
+
+// ErrNotDroppable is returned by DropSend for a request that is not queued
+// and unclaimed: it may be on its way, so it cannot go without a trace.
+var ErrNotDroppable = errors.New("not an unclaimed queued request")
+
+// DropSend deletes request id, which must be queued and unclaimed (a fleet
+// request another gateway holds): it was never given to a modem and no
+// event was made for it.
+func (s *Store) DropSend(ctx context.Context, id uint64) error {
+	err := s.update(ctx, func(tx *bbolt.Tx) error {
+		r, found, err := getSend(tx, id)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return nil
+		}
+		if r.State != Queued || !r.Unclaimed {
+			return ErrNotDroppable
+		}
+		if err := unindex(tx, r); err != nil {
+			return err
+		}
+		active, err := bucket(tx, activeBucket)
+		if err != nil {
+			return err
+		}
+		if err := active.Delete(u64(id)); err != nil {
+			return err
+		}
+		return forgetRequestID(tx, r)
+	})
+	if err != nil {
+		return fmt.Errorf("store: drop send %d: %w", id, err)
+	}
+	return nil
+}
+
+// Unclaimed returns the fleet requests committed here whose claim has not
+// settled, read from the small bucket of requests in progress.
+func (s *Store) Unclaimed() ([]Send, error) {
+	var out []Send
+	err := s.view(func(tx *bbolt.Tx) error {
+		b, err := bucket(tx, activeBucket)
+		if err != nil {
+			return err
+		}
+		return b.ForEach(func(k, _ []byte) error {
+			var r Send
+			if ok, err := getJSON(b, k, &r); err == nil && ok && r.Unclaimed && r.State == Queued {
+				out = append(out, r)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: unclaimed: %w", err)
+	}
+	return out, nil
 }

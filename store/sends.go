@@ -50,6 +50,11 @@ type Send struct {
 	Avoid []int `json:"avoid,omitempty"`
 	// RequestID is the id its client chose (a fleet request), unique.
 	RequestID string `json:"request_id,omitempty"`
+	// Unclaimed: a fleet request committed here but not yet claimed for
+	// this gateway on the fleet's server. It is held (NotBefore far ahead)
+	// until the claim settles: sent if this gateway holds it, dropped if
+	// another does.
+	Unclaimed bool `json:"unclaimed,omitempty"`
 }
 
 // Outcome is a request's final state and webhook status.

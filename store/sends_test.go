@@ -347,3 +347,34 @@ func TestAddSendOnceRecognisesARedelivery(t *testing.T) {
 		t.Errorf("after pruning: %+v existed %v err %v; want a new request", c, existed, err)
 	}
 }
+
+// TestDropSendOnlyUnclaimed: an unclaimed fleet request can be dropped
+// without a trace (its id may come again); any other request cannot.
+func TestDropSendOnlyUnclaimed(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTest(t)
+	held := time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+	u, _, err := s.AddSendOnce(ctx, Send{To: "+33600000001", Text: "a", Created: t0, RequestID: "r1", Unclaimed: true, NotBefore: held})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := mustAdd(t, s, Send{To: "+33600000001", Text: "b", Created: t0})
+	if got, err := s.Unclaimed(); err != nil || len(got) != 1 || got[0].ID != u.ID {
+		t.Fatalf("Unclaimed = %v, %v; want request %d", ids(got), err, u.ID)
+	}
+	if due, _, _, _ := s.Due(t0, 0); len(due) != 1 || due[0].ID != c.ID {
+		t.Errorf("due %v: the unclaimed request must be held", ids(due))
+	}
+	if err := s.DropSend(ctx, c.ID); !errors.Is(err, ErrNotDroppable) {
+		t.Errorf("dropping a claimed request: %v, want ErrNotDroppable", err)
+	}
+	if err := s.DropSend(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Send(u.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the dropped request is still there: %v", err)
+	}
+	if _, existed, err := s.AddSendOnce(ctx, Send{To: "+33600000001", Text: "a", Created: t0, RequestID: "r1"}); err != nil || existed {
+		t.Errorf("the dropped request's id: existed %v, err %v; want it free again", existed, err)
+	}
+}
