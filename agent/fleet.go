@@ -146,7 +146,11 @@ func (f *fleetLink) apply(cfg *config.Config) error {
 	f.node, f.conf, f.cancel, f.done = node, conf, cancel, done
 	f.mu.Unlock()
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
+	go func() {
+		defer wg.Done()
+		f.watchConnection(ctx, node)
+	}()
 	go func() {
 		defer wg.Done()
 		f.settleClaims(ctx, node)
@@ -185,6 +189,32 @@ func (f *fleetLink) stop() {
 	<-done
 	if err := node.Close(); err != nil {
 		f.a.log.Warn("fleet: closing the connection", "err", err)
+	}
+}
+
+// watchConnection wakes what waits for the server when the node connects:
+// the outbox probes the fleet endpoint at once (its backoff may have grown
+// to delivery.probe_max during the outage), open claims settle, requests
+// are pulled and the fleet view is written.
+func (f *fleetLink) watchConnection(ctx context.Context, node *fleet.Node) {
+	was := false
+	for {
+		changed := node.Changes()
+		now := node.Connected()
+		if now && !was {
+			if out := f.a.Outbox(); out != nil {
+				out.ProbeNow(FleetEndpoint)
+			}
+			f.kick()
+			poke(f.claimWake)
+			poke(f.phonesWake)
+		}
+		was = now
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 

@@ -2,15 +2,11 @@ package fleet_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/simhook/simhook/agent"
 	"github.com/simhook/simhook/fleet"
 	"github.com/simhook/simhook/fleet/fleettest"
@@ -48,118 +44,11 @@ func startGateway(t *testing.T, url, gateway string) *lab.Lab {
 	return l
 }
 
-// client is a fleet client: it publishes requests and reads the events.
-type client struct {
-	nc *nats.Conn
-	js jetstream.JetStream
-}
-
-func newClient(t *testing.T, url string) *client {
+// sendEvents reads the send_sms events until want requests have one, and
+// returns how many each request (by tag) has.
+func sendEvents(t *testing.T, ctx context.Context, c *fleettest.Client, want int) map[string]int {
 	t.Helper()
-	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &client{nc: nc, js: js}
-}
-
-// waitStream waits until a gateway created stream name.
-func (c *client) waitStream(t *testing.T, ctx context.Context, name string) {
-	t.Helper()
-	for {
-		if _, err := c.js.Stream(ctx, name); err == nil {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("stream %s never appeared: %v", name, ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-// request is a send request as the fleet's clients publish it.
-type request struct {
-	ID   string `json:"id"`
-	To   string `json:"to"`
-	Text string `json:"text"`
-	Tag  string `json:"tag"`
-}
-
-// publish publishes requests from..to-1 to subject, retrying while the
-// server is away.
-func (c *client) publish(t *testing.T, ctx context.Context, subject string, from, to int) {
-	t.Helper()
-	for i := from; i < to; i++ {
-		id := fmt.Sprintf("req-%04d", i)
-		data, _ := json.Marshal(request{ID: id, To: fmt.Sprintf("+336%08d", i), Text: "fleet request " + id, Tag: id})
-		for {
-			_, err := c.js.Publish(ctx, subject, data, jetstream.WithMsgID("pub-"+id))
-			if err == nil {
-				break
-			}
-			if ctx.Err() != nil {
-				t.Fatalf("publishing %s: %v", id, err)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-}
-
-// sendEvents reads SIMHOOK_EVENTS' send_sms events until it holds want
-// distinct tags, and returns how many each tag has; every event must carry
-// a valid signature and the subject of its gateway.
-func (c *client) sendEvents(t *testing.T, ctx context.Context, want int) map[string]int {
-	t.Helper()
-	cons, err := c.js.OrderedConsumer(ctx, "SIMHOOK_EVENTS", jetstream.OrderedConsumerConfig{FilterSubjects: []string{"simhook.events.*.send_sms"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tags := map[string]int{}
-	for len(tags) < want {
-		batch, err := cons.Fetch(100, jetstream.FetchMaxWait(time.Second))
-		if err != nil {
-			if ctx.Err() != nil {
-				t.Fatalf("%d of %d send_sms events: %v", len(tags), want, ctx.Err())
-			}
-			continue
-		}
-		for m := range batch.Messages() {
-			if err := webhook.VerifyStandard([]string{fleetSecret}, httpHeader(m.Headers()), m.Data(), time.Now(), time.Hour); err != nil {
-				t.Errorf("event on %s: %v", m.Subject(), err)
-			}
-			var ev struct {
-				Type string          `json:"webhook_type"`
-				Body json.RawMessage `json:"body"`
-			}
-			var b webhook.SendSMSBody
-			if err := json.Unmarshal(m.Data(), &ev); err != nil || json.Unmarshal(ev.Body, &b) != nil {
-				t.Fatalf("event on %s: %s", m.Subject(), m.Data())
-			}
-			if m.Headers().Get(jetstream.MsgIDHeader) == "" || ev.Type != "send_sms" {
-				t.Errorf("event on %s: type %s, Nats-Msg-Id %q", m.Subject(), ev.Type, m.Headers().Get(jetstream.MsgIDHeader))
-			}
-			tags[b.Tag]++
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("%d of %d send_sms events: %v", len(tags), want, ctx.Err())
-		}
-	}
-	return tags
-}
-
-// httpHeader converts NATS headers for webhook.VerifyStandard.
-func httpHeader(h nats.Header) http.Header {
-	out := make(http.Header, len(h))
-	for k, v := range h {
-		out[http.CanonicalHeaderKey(k)] = v
-	}
-	return out
+	return c.Events(t, ctx, "SIMHOOK_EVENTS", "simhook.events.*.send_sms", fleetSecret, want, fleettest.SendTag)
 }
 
 // transmitted counts, over the labs' modems, how often each request's text
@@ -189,22 +78,22 @@ func TestThreeGatewaysShareTheQueue(t *testing.T) {
 	for _, gw := range []string{"gw1", "gw2", "gw3"} {
 		labs = append(labs, startGateway(t, srv.URL(), gw))
 	}
-	c := newClient(t, srv.URL())
-	c.waitStream(t, ctx, "SIMHOOK_SEND")
+	c := fleettest.NewClient(t, srv.URL())
+	c.WaitStream(t, ctx, "SIMHOOK_SEND")
 	const n = 300
 	t0 := time.Now()
-	c.publish(t, ctx, fleet.SendSubject, 0, n)
+	c.Publish(t, ctx, fleet.SendSubject, 0, n)
 	published := time.Since(t0)
-	tags := c.sendEvents(t, ctx, n)
+	tags := sendEvents(t, ctx, c, n)
 	t.Logf("%d requests published in %v; every send_sms read after %v", n, published, time.Since(t0))
 	sent := transmitted(labs...)
 	for i := range n {
-		id := fmt.Sprintf("req-%04d", i)
+		id := fleettest.RequestID(i)
 		if tags[id] != 1 {
 			t.Errorf("%s: %d send_sms events, want 1", id, tags[id])
 		}
-		if sent["fleet request "+id] != 1 {
-			t.Errorf("%s: transmitted %d times, want once", id, sent["fleet request "+id])
+		if sent[fleettest.RequestText(i)] != 1 {
+			t.Errorf("%s: transmitted %d times, want once", id, sent[fleettest.RequestText(i)])
 		}
 	}
 	perGateway := make([]int, len(labs))
@@ -239,10 +128,10 @@ func TestGatewaySubjectGoesToItsGateway(t *testing.T) {
 	defer cancel()
 	gw1 := startGateway(t, srv.URL(), "gw1")
 	gw2 := startGateway(t, srv.URL(), "gw2")
-	c := newClient(t, srv.URL())
-	c.waitStream(t, ctx, "SIMHOOK_SEND")
-	c.publish(t, ctx, fleet.SendSubject+".gw2", 0, 10)
-	c.sendEvents(t, ctx, 10)
+	c := fleettest.NewClient(t, srv.URL())
+	c.WaitStream(t, ctx, "SIMHOOK_SEND")
+	c.Publish(t, ctx, fleet.SendSubject+".gw2", 0, 10)
+	sendEvents(t, ctx, c, 10)
 	if n := len(transmitted(gw1)); n != 0 {
 		t.Errorf("gw1 transmitted %d requests meant for gw2", n)
 	}
@@ -292,10 +181,10 @@ func TestCrashBetweenCommitAndAck(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	gw2 := startGateway(t, srv.URL(), "gw2")
-	c := newClient(t, srv.URL())
-	c.waitStream(t, ctx, "SIMHOOK_SEND")
-	c.publish(t, ctx, fleet.SendSubject, 0, 1) // req-0000, taken by gw2
-	c.sendEvents(t, ctx, 1)
+	c := fleettest.NewClient(t, srv.URL())
+	c.WaitStream(t, ctx, "SIMHOOK_SEND")
+	c.Publish(t, ctx, fleet.SendSubject, 0, 1) // req-0000, taken by gw2
+	sendEvents(t, ctx, c, 1)
 
 	l, err := lab.Start(ctx, lab.Options{Dir: t.TempDir(), Phones: 1, ExtraYAML: fleetYAML(srv.URL(), "gw1"),
 		Agent: fastAgent(), Stopped: true})
@@ -308,7 +197,7 @@ func TestCrashBetweenCommitAndAck(t *testing.T) {
 	if err := l.StartAgent(ctx); err != nil {
 		t.Fatal(err)
 	}
-	tags := c.sendEvents(t, ctx, 2)
+	tags := sendEvents(t, ctx, c, 2)
 	if tags["req-0000"] != 1 || tags["req-0001"] != 1 {
 		t.Errorf("send_sms events per request: %v, want one each", tags)
 	}

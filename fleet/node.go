@@ -372,6 +372,10 @@ func (n *Node) notify() {
 	n.changed = make(chan struct{})
 }
 
+// Changes returns a channel closed at the next change of the Node's state
+// (connected and set up, or not; see Connected).
+func (n *Node) Changes() <-chan struct{} { return n.changes() }
+
 // changes returns a channel closed at the next change of state.
 func (n *Node) changes() <-chan struct{} {
 	n.mu.Lock()

@@ -114,6 +114,23 @@ func (o *Outbox) NetworkChanged() {
 	}
 }
 
+// ProbeNow tells the outbox that endpoint name can probably be reached
+// again (the fleet's server connection came back): if it is unreachable, it
+// is probed at once and its probe backoff starts again.
+func (o *Outbox) ProbeNow(name string) {
+	now := o.opts.Clock.Now()
+	o.mu.Lock()
+	st := o.endpoints[name]
+	probe := st != nil && !st.disabled && st.reach.offline
+	if probe {
+		st.nextProbe, st.probes, st.netChanged = now, 0, true
+	}
+	o.mu.Unlock()
+	if probe {
+		o.Kick()
+	}
+}
+
 // offlineTotals returns each named endpoint's unreachable time at now, the
 // reference a new delivery's age is measured against. o.mu is held.
 func (o *Outbox) offlineTotals(names []string, now time.Time) []time.Duration {
