@@ -39,12 +39,27 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&g.SendsPerDay, "growth-sends", g.SendsPerDay, "send requests per simulated day")
 	growthRetention := fs.String("growth-retention", "168h,48h", "delivery.retention `durations` to run the load with, one curve each")
 	fs.BoolVar(&g.Sync, "growth-sync", false, "fsync every commit as the daemon does (slower; the same records kept, the pages within about 10 %)")
+	fleetOnly := fs.Bool("fleet", false, "measure only the fleet: three gateways sharing a nats-server's send queue, and one outbox draining into the events stream against a webhook (needs nats-server)")
+	fo := bench.DefaultFleet()
+	fs.IntVar(&fo.Requests, "fleet-requests", fo.Requests, "send requests published for the fleet's hand-over latency")
+	fs.IntVar(&fo.Events, "fleet-events", fo.Events, "events drained into the stream and to the webhook")
 	jsonPath := fs.String("json", "bench-results.json", "write the results to `file` (empty: don't)")
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
 	if err := noArgs(fs, stderr); err != nil {
 		return err
+	}
+	if *fleetOnly {
+		if *quick {
+			fo.Requests, fo.Events = 60, 2000
+		}
+		f, err := bench.MeasureFleet(ctx, fo)
+		if err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		bench.WriteFleetTable(stdout, fo, f)
+		return writeJSONFile(*jsonPath, f, stderr)
 	}
 	if *growth {
 		rets, err := parseDurations(*growthRetention)
@@ -121,17 +136,22 @@ func growthBench(ctx context.Context, g bench.GrowthOptions, retentions []time.D
 	for _, r := range all {
 		r.WriteTable(stdout)
 	}
-	if jsonPath == "" {
+	return writeJSONFile(jsonPath, all, stderr)
+}
+
+// writeJSONFile writes v as indented JSON to path ("" writes nothing).
+func writeJSONFile(path string, v any, stderr io.Writer) error {
+	if path == "" {
 		return nil
 	}
-	data, err := json.MarshalIndent(all, "", "  ")
+	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(jsonPath, append(data, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(path, append(data, '\n'), 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "bench: wrote %s\n", jsonPath)
+	fmt.Fprintf(stderr, "bench: wrote %s\n", path)
 	return nil
 }
 
