@@ -3,11 +3,15 @@ package fleet_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/simhook/simhook/agent"
+	"github.com/simhook/simhook/config"
 	"github.com/simhook/simhook/fleet"
 	"github.com/simhook/simhook/fleet/fleettest"
 	"github.com/simhook/simhook/lab"
@@ -211,5 +215,84 @@ func TestCrashBetweenCommitAndAck(t *testing.T) {
 	a := l.Agent()
 	if a.Counter("fleet_requests_elsewhere") != 1 || a.Counter("fleet_requests") != 1 {
 		t.Errorf("gw1 counters: elsewhere %d, claimed %d; want 1 and 1", a.Counter("fleet_requests_elsewhere"), a.Counter("fleet_requests"))
+	}
+}
+
+// TestFleetJoinsAndLeavesOnReload: a gateway without a fleet section joins
+// the fleet when one is added to its configuration, takes requests and
+// publishes events; when the section goes again it takes no more.
+func TestFleetJoinsAndLeavesOnReload(t *testing.T) {
+	srv := fleettest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	l, err := lab.Start(ctx, lab.Options{Dir: t.TempDir(), Phones: 1, Agent: fastAgent()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	a := l.Agent()
+	apply := func(yaml string) {
+		t.Helper()
+		cfg, err := config.Parse([]byte(yaml), l.ConfigPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Apply(cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apply(l.ConfigYAML() + fleetYAML(srv.URL(), "late"))
+	c := fleettest.NewClient(t, srv.URL())
+	c.WaitStream(t, ctx, "SIMHOOK_SEND")
+	c.Publish(t, ctx, fleet.SendSubject, 0, 5)
+	if tags := sendEvents(t, ctx, c, 5); len(tags) != 5 {
+		t.Fatalf("send_sms events %v", tags)
+	}
+	apply(l.ConfigYAML())
+	c.Publish(t, ctx, fleet.SendSubject, 5, 6)
+	time.Sleep(2 * time.Second) // room for a wrong take to show
+	if n := len(transmitted(l)); n != 5 {
+		t.Errorf("the gateway transmitted %d requests, want the 5 from before it left", n)
+	}
+	s, err := c.JS.Stream(ctx, "SIMHOOK_SEND")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, err := s.Info(ctx); err != nil || info.State.Msgs != 1 {
+		t.Errorf("the stream holds %v requests (%v), want the one published after the gateway left", info.State.Msgs, err)
+	}
+}
+
+// TestGoExample builds examples/fleet/go and runs it against a gateway: it
+// publishes a request and finds its signed send_sms.
+func TestGoExample(t *testing.T) {
+	srv := fleettest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	startGateway(t, srv.URL(), "gw1")
+	bin := filepath.Join(t.TempDir(), "fleet-example")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "../examples/fleet/go").CombinedOutput(); err != nil {
+		t.Fatalf("building the example: %v\n%s", err, out)
+	}
+	fleettest.NewClient(t, srv.URL()).WaitStream(t, ctx, "SIMHOOK_EVENTS")
+	out, err := exec.CommandContext(ctx, bin, "-nats", srv.URL(), "-secret", fleetSecret, "-to", "+33612345678", "-text", "from the Go example", "-wait", "60s").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "sent by phone") {
+		t.Errorf("the example: %v\n%s", err, out)
+	}
+}
+
+// TestPythonExampleCompiles checks the nats-py example's syntax (nats-py
+// itself is not installed here).
+func TestPythonExampleCompiles(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		if os.Getenv("SIMHOOK_REQUIRE_RECEIVERS") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	out, err := exec.Command(py, "-c", `import ast, sys; ast.parse(open(sys.argv[1]).read())`, "../examples/fleet/python/fleet.py").CombinedOutput()
+	if err != nil {
+		t.Errorf("fleet.py: %v\n%s", err, out)
 	}
 }
