@@ -113,7 +113,13 @@ func (n *Node) serveOnce(ctx context.Context, capacity func() int, h func(contex
 			continue
 		}
 		batch, err = c.FetchNoWait(free)
-		took += n.handleBatch(ctx, batch, err, l, h)
+		got := n.handleBatch(ctx, batch, err, l, h)
+		took += got
+		if i == 0 && got == free {
+			// The gateway's own subject may hold more: look there
+			// again before the shared one.
+			break
+		}
 	}
 	return took
 }
