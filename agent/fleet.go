@@ -218,6 +218,17 @@ func (f *fleetLink) watchConnection(ctx context.Context, node *fleet.Node) {
 	}
 }
 
+// connected reports whether the link's node is connected and set up.
+func (f *fleetLink) connected() bool {
+	if f == nil {
+		return false
+	}
+	f.mu.Lock()
+	node := f.node
+	f.mu.Unlock()
+	return node != nil && node.Connected()
+}
+
 // kick tells the request loop that a phone may have room.
 func (f *fleetLink) kick() {
 	if f == nil {

@@ -17,31 +17,35 @@ import (
 // simhook_<name>_total. A counter missing here is still exported, with a
 // generic help text.
 var counterHelp = map[string]string{
-	"config_reloads":           "Configuration changes applied without a restart.",
-	"config_errors":            "Configuration changes refused because the new file was invalid.",
-	"receive_errors":           "Received SMS that could not be committed (left on the modem and retried).",
-	"receive_duplicates":       "Received SMS already in the outbox (re-read after a crash or reconnect).",
-	"receive_incomplete":       "Concatenated SMS delivered with parts missing after the timeout.",
-	"malformed_pdus":           "Stored PDUs that could not be decoded (kept in the outbox file).",
-	"call_errors":              "Call events that could not be committed.",
-	"status_reports":           "Delivery reports received from modems.",
-	"status_reports_unmatched": "Delivery reports that matched no sent SMS (yet).",
-	"sends_accepted":           "Send requests accepted and queued.",
-	"sends_ok":                 "Send requests the modem accepted in full.",
-	"sends_retried":            "Send attempts retried after a transient modem error.",
-	"sends_failed":             "Send requests that failed.",
-	"sends_failed_over":        "Send attempts moved to another phone after a SIM refusal or a phone down before the hand-over.",
-	"ussd_requests":            "USSD codes answered by the network (API and balance checks).",
-	"ussd_errors":              "USSD codes the network or the modem refused, or left unanswered.",
-	"balance_errors":           "Balance checks that failed (no answer, or no balance found in it).",
-	"sends_queue_timeout":      "Send requests failed after waiting longer than sending.queue_timeout (for a phone, a limit or a send gap).",
-	"reliability_alerts":       "phone_reliability alerts raised.",
-	"disk_low":                 "Times the state directory's free space fell under storage.min_free_mb/min_free_percent.",
-	"sends_refused_disk":       "Send requests refused because the state directory was low on free space.",
-	"receive_held_disk":        "Received SMS left on the SIM because the state directory was low on free space.",
-	"pruned_sends":             "Finished send requests deleted after delivery.retention.",
-	"pruned_malformed":         "Malformed PDUs deleted by their count or age cap.",
-	"pruned_reports":           "Unmatched delivery reports deleted after 48 h.",
+	"config_reloads":             "Configuration changes applied without a restart.",
+	"config_errors":              "Configuration changes refused because the new file was invalid.",
+	"receive_errors":             "Received SMS that could not be committed (left on the modem and retried).",
+	"receive_duplicates":         "Received SMS already in the outbox (re-read after a crash or reconnect).",
+	"receive_incomplete":         "Concatenated SMS delivered with parts missing after the timeout.",
+	"malformed_pdus":             "Stored PDUs that could not be decoded (kept in the outbox file).",
+	"call_errors":                "Call events that could not be committed.",
+	"status_reports":             "Delivery reports received from modems.",
+	"status_reports_unmatched":   "Delivery reports that matched no sent SMS (yet).",
+	"sends_accepted":             "Send requests accepted and queued.",
+	"sends_ok":                   "Send requests the modem accepted in full.",
+	"sends_retried":              "Send attempts retried after a transient modem error.",
+	"sends_failed":               "Send requests that failed.",
+	"sends_failed_over":          "Send attempts moved to another phone after a SIM refusal or a phone down before the hand-over.",
+	"ussd_requests":              "USSD codes answered by the network (API and balance checks).",
+	"fleet_requests":             "Fleet send requests this gateway claimed and queued.",
+	"fleet_requests_redelivered": "Fleet send requests delivered again that this gateway already had (recognised by their id).",
+	"fleet_requests_elsewhere":   "Fleet send requests committed here that another gateway had claimed first (dropped here, never sent).",
+	"fleet_requests_refused":     "Fleet send requests that can never be sent (bad JSON, no id, bad number, unknown phone), dropped from the stream.",
+	"ussd_errors":                "USSD codes the network or the modem refused, or left unanswered.",
+	"balance_errors":             "Balance checks that failed (no answer, or no balance found in it).",
+	"sends_queue_timeout":        "Send requests failed after waiting longer than sending.queue_timeout (for a phone, a limit or a send gap).",
+	"reliability_alerts":         "phone_reliability alerts raised.",
+	"disk_low":                   "Times the state directory's free space fell under storage.min_free_mb/min_free_percent.",
+	"sends_refused_disk":         "Send requests refused because the state directory was low on free space.",
+	"receive_held_disk":          "Received SMS left on the SIM because the state directory was low on free space.",
+	"pruned_sends":               "Finished send requests deleted after delivery.retention.",
+	"pruned_malformed":           "Malformed PDUs deleted by their count or age cap.",
+	"pruned_reports":             "Unmatched delivery reports deleted after 48 h.",
 }
 
 // handleMetrics serves the Prometheus text exposition format (version 0.0.4).
@@ -91,6 +95,9 @@ func (a *Agent) writeMetrics(w io.Writer) {
 		func(p PhoneStatus) float64 { return float64(p.Reconnects) })
 	phoneFamily("simhook_phone_send_enabled", "gauge", "Whether the phone takes sends (0 after a reliability auto-disable).",
 		func(p PhoneStatus) float64 { return boolValue(p.SendEnabled) })
+	if a.cfg.Load().Fleet.Enabled() {
+		m.gauge("simhook_fleet_connected", "1 while the gateway is connected to the fleet's NATS server and set up.", boolValue(a.fleet.connected()))
+	}
 	a.writePhoneSendMetrics(m, phones)
 	a.writeOutboxMetrics(m)
 }

@@ -383,6 +383,11 @@ func TestShippedConfigExamples(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the shipped examples do not load: %v\n%s", err, examples)
 	}
+	f := DefaultFleet()
+	f.NATS, f.Secret = StringList{"nats://nats.example.com:4222"}, "change-me-fleet"
+	if !reflect.DeepEqual(c.Fleet, f) {
+		t.Errorf("example fleet = %+v, want the defaults %+v", c.Fleet, f)
+	}
 	p := DefaultPhone()
 	p.ID, p.Port = 1, "/dev/serial/by-id/usb-HUAWEI_Mobile-if00-port0"
 	if !reflect.DeepEqual(c.Phones, []Phone{p}) {

@@ -52,6 +52,8 @@ func uncommentExamples(data []byte) []byte {
 			line = "phones:\n"
 		case line == "webhooks: []\n":
 			line = "webhooks:\n"
+		case line == "  nats: []\n":
+			line = "" // the example's nats line follows
 		}
 		b.WriteString(line)
 	}
