@@ -199,10 +199,19 @@ func TestServerLostStreams(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Restart()
-	waitFor(t, "event published after the store was lost", func() bool {
-		return n.Publish(ctxT(t), "receive_sms", "r1", []byte("{}"), nil) == nil
-	})
 	js := admin(t, s.URL())
+	// The Node sets up again on its own, before anyone calls it.
+	waitFor(t, "streams, consumers and bucket back", func() bool {
+		ctx := ctxT(t)
+		_, err1 := js.Consumer(ctx, "SIMHOOK_SEND", "simhook-gw-gw1")
+		_, err2 := js.Stream(ctx, "SIMHOOK_EVENTS")
+		_, err3 := js.KeyValue(ctx, KVBucket)
+		return err1 == nil && err2 == nil && err3 == nil
+	})
+	waitFor(t, "node connected", n.Connected)
+	if err := n.Publish(ctxT(t), "receive_sms", "r1", []byte("{}"), nil); err != nil {
+		t.Fatal(err)
+	}
 	if got := streamInfo(t, js, "SIMHOOK_EVENTS").State.Msgs; got != 1 {
 		t.Errorf("SIMHOOK_EVENTS holds %d messages, want 1", got)
 	}

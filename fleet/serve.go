@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -58,7 +59,7 @@ func (n *Node) Serve(ctx context.Context, capacity func() int, wake <-chan struc
 	defer t.Stop()
 	for {
 		changed := n.changes()
-		took := n.serveOnce(ctx, capacity, h)
+		took, waited := n.serveOnce(ctx, capacity, h)
 		select {
 		case <-n.done:
 			return ErrClosed
@@ -67,7 +68,8 @@ func (n *Node) Serve(ctx context.Context, capacity func() int, wake <-chan struc
 		if ctx.Err() != nil {
 			return nil
 		}
-		if took > 0 {
+		if took > 0 || waited {
+			// Taken some, or already waited on the server: look again.
 			continue
 		}
 		select {
@@ -81,17 +83,17 @@ func (n *Node) Serve(ctx context.Context, capacity func() int, wake <-chan struc
 
 // serveOnce fetches what capacity allows from the gateway's consumer, then
 // from the shared one, and hands it to h. It returns how many requests it
-// took.
-func (n *Node) serveOnce(ctx context.Context, capacity func() int, h func(context.Context, Request) error) int {
+// took, and whether it waited on the server for them (an idle pull that
+// ended normally), in which case the caller need not wait again.
+func (n *Node) serveOnce(ctx context.Context, capacity func() int, h func(context.Context, Request) error) (took int, waited bool) {
 	l := n.current()
 	if l == nil {
-		return 0
+		return 0, false
 	}
 	own, any, _, ok := l.state()
 	if !ok {
-		return 0
+		return 0, false
 	}
-	took := 0
 	for i, c := range []jetstream.Consumer{own, any} {
 		free := capacity()
 		if free <= 0 || ctx.Err() != nil {
@@ -108,12 +110,14 @@ func (n *Node) serveOnce(ctx context.Context, capacity func() int, h func(contex
 			// waiting as soon as this one is handled.
 			fctx, fcancel := context.WithTimeout(ctx, n.tm.idleWait)
 			batch, err = c.Fetch(1, jetstream.FetchContext(fctx))
-			took += n.handleBatch(ctx, batch, err, l, h)
+			got, ok := n.handleBatch(ctx, batch, err, l, h)
 			fcancel()
+			took += got
+			waited = ok && ctx.Err() == nil
 			continue
 		}
 		batch, err = c.FetchNoWait(free)
-		got := n.handleBatch(ctx, batch, err, l, h)
+		got, _ := n.handleBatch(ctx, batch, err, l, h)
 		took += got
 		if i == 0 && got == free {
 			// The gateway's own subject may hold more: look there
@@ -121,23 +125,26 @@ func (n *Node) serveOnce(ctx context.Context, capacity func() int, h func(contex
 			break
 		}
 	}
-	return took
+	return took, waited
 }
 
-func (n *Node) handleBatch(ctx context.Context, batch jetstream.MessageBatch, err error, l *link, h func(context.Context, Request) error) int {
+// handleBatch hands a fetch's requests to h. It returns how many there
+// were and whether the fetch ended normally (at its batch size or expiry).
+func (n *Node) handleBatch(ctx context.Context, batch jetstream.MessageBatch, err error, l *link, h func(context.Context, Request) error) (int, bool) {
 	if err != nil {
 		n.fetchFailed(err, l)
-		return 0
+		return 0, false
 	}
 	took := 0
 	for msg := range batch.Messages() {
 		took++
 		n.handle(ctx, msg, h)
 	}
-	if err := batch.Error(); err != nil {
+	err = batch.Error()
+	if err != nil {
 		n.fetchFailed(err, l)
 	}
-	return took
+	return took, err == nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)
 }
 
 func (n *Node) fetchFailed(err error, l *link) {

@@ -182,53 +182,65 @@ func TestServeOwnFirst(t *testing.T) {
 	}
 }
 
-// TestServeNoCapacity has a gateway without room look several times: it
-// takes nothing, the requests stay in the stream, and it takes them once
-// it has room.
-func TestServeNoCapacity(t *testing.T) {
+// TestServeTakesOnlyItsRoom has a gateway whose room does not grow look
+// several times: it takes what its room allows and no more, the rest stays
+// in the stream, and it takes the rest once it has room.
+func TestServeTakesOnlyItsRoom(t *testing.T) {
 	t.Parallel()
-	s := fleettest.Start(t)
-	js := admin(t, s.URL())
-	n := connectedNode(t, testConfig(s, "gw1"))
-	publishRequests(t, js, "simhook.send", "any", 2)
-	publishRequests(t, js, "simhook.send.gw1", "gw1", 2)
-	var mu sync.Mutex
-	room, looks, handled := 0, 0, 0
-	capacity := func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		looks++
-		return room
+	for _, room := range []int{0, 2} {
+		t.Run(fmt.Sprintf("room %d", room), func(t *testing.T) {
+			t.Parallel()
+			s := fleettest.Start(t)
+			js := admin(t, s.URL())
+			n := connectedNode(t, testConfig(s, "gw1"))
+			publishRequests(t, js, "simhook.send.gw1", "gw1", 3)
+			publishRequests(t, js, "simhook.send", "any", 2)
+			var mu sync.Mutex
+			free, looks, handled := room, 0, 0
+			capacity := func() int {
+				mu.Lock()
+				defer mu.Unlock()
+				looks++
+				return free
+			}
+			wake := make(chan struct{}) // unbuffered: a send returns once Serve took it
+			serve(t, n, capacity, wake, func(context.Context, Request) error {
+				mu.Lock()
+				defer mu.Unlock()
+				handled++
+				free--
+				return nil
+			})
+			waitFor(t, "the room filled", func() bool { mu.Lock(); defer mu.Unlock(); return handled >= room })
+			mu.Lock()
+			looks = 0
+			mu.Unlock()
+			for range 3 {
+				wake <- struct{}{}
+			}
+			waitFor(t, "several looks", func() bool { mu.Lock(); defer mu.Unlock(); return looks >= 3 })
+			mu.Lock()
+			if handled != room {
+				t.Errorf("a gateway with room for %d handled %d requests", room, handled)
+			}
+			mu.Unlock()
+			if got := streamInfo(t, js, "SIMHOOK_SEND").State.Msgs; got != uint64(5-room) {
+				t.Errorf("the stream holds %d requests, want %d", got, 5-room)
+			}
+			pending := 0
+			for _, c := range []string{"simhook-any", "simhook-gw-gw1"} {
+				pending += consumerInfo(t, js, "SIMHOOK_SEND", c).NumAckPending
+			}
+			if pending != 0 {
+				t.Errorf("%d requests wait for an ack", pending)
+			}
+			mu.Lock()
+			free = 10
+			mu.Unlock()
+			wake <- struct{}{}
+			waitFor(t, "every request handled once there is room", func() bool { mu.Lock(); defer mu.Unlock(); return handled == 5 })
+		})
 	}
-	wake := make(chan struct{}) // unbuffered: a send returns once Serve took it
-	serve(t, n, capacity, wake, func(context.Context, Request) error {
-		mu.Lock()
-		defer mu.Unlock()
-		handled++
-		return nil
-	})
-	for range 3 {
-		wake <- struct{}{}
-	}
-	waitFor(t, "several looks", func() bool { mu.Lock(); defer mu.Unlock(); return looks >= 3 })
-	mu.Lock()
-	if handled != 0 {
-		t.Errorf("a gateway without room handled %d requests", handled)
-	}
-	mu.Unlock()
-	if info := streamInfo(t, js, "SIMHOOK_SEND"); info.State.Msgs != 4 {
-		t.Errorf("the stream holds %d requests, want 4", info.State.Msgs)
-	}
-	for _, c := range []string{"simhook-any", "simhook-gw-gw1"} {
-		if info := consumerInfo(t, js, "SIMHOOK_SEND", c); info.NumAckPending != 0 || info.Delivered.Consumer != 0 {
-			t.Errorf("consumer %s delivered %d, %d pending ack, want none", c, info.Delivered.Consumer, info.NumAckPending)
-		}
-	}
-	mu.Lock()
-	room = 10
-	mu.Unlock()
-	wake <- struct{}{}
-	waitFor(t, "requests handled once there is room", func() bool { mu.Lock(); defer mu.Unlock(); return handled == 4 })
 }
 
 // TestServeHandlerAnswers checks what each answer of a handler does: an

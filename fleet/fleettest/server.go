@@ -81,6 +81,9 @@ func New(t testing.TB) *Server {
 
 func binary() string {
 	if b := os.Getenv(BinaryEnv); b != "" {
+		if _, err := os.Stat(b); err != nil {
+			return ""
+		}
 		return b
 	}
 	if b, err := exec.LookPath("nats-server"); err == nil {
