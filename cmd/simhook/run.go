@@ -8,9 +8,11 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/simhook/simhook/agent"
 	"github.com/simhook/simhook/config"
+	"github.com/simhook/simhook/internal/memtrim"
 	"github.com/simhook/simhook/outbox"
 )
 
@@ -65,8 +67,33 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 		}
 	}()
+	// Start-up touches most of the executable (and the kernel maps its
+	// neighbours too); an idle daemon uses a few hundred KiB of it. Soon
+	// after the agent is running, those pages leave its resident set.
+	trimCtx, stopTrim := context.WithCancel(ctx)
+	defer stopTrim()
+	go func() {
+		select {
+		case <-trimCtx.Done():
+			return
+		case <-a.Ready():
+		}
+		select {
+		case <-trimCtx.Done():
+		case <-time.After(trimAfter):
+			if n, err := memtrim.Executable(); err != nil {
+				log.Debug("could not release the executable's start-up pages", "err", err)
+			} else {
+				log.Debug("released the executable's start-up pages", "bytes", n)
+			}
+		}
+	}()
 	return a.Run(ctx)
 }
+
+// trimAfter is how long after the agent is running the executable's
+// start-up pages are released.
+const trimAfter = 2 * time.Second
 
 // newLogger builds the process logger from the configuration: text to
 // stderr (the journal) by default, JSON when asked.
