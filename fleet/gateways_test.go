@@ -75,6 +75,7 @@ func transmitted(labs ...*lab.Lab) map[string]int {
 // yields one signed send_sms in SIMHOOK_EVENTS; the fleet view lists the
 // six phones.
 func TestThreeGatewaysShareTheQueue(t *testing.T) {
+	t.Parallel()
 	srv := fleettest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
@@ -127,6 +128,7 @@ func TestThreeGatewaysShareTheQueue(t *testing.T) {
 // TestGatewaySubjectGoesToItsGateway: a request on simhook.send.gw2 is sent
 // by gw2 only.
 func TestGatewaySubjectGoesToItsGateway(t *testing.T) {
+	t.Parallel()
 	srv := fleettest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -181,6 +183,7 @@ func seedUnclaimed(t *testing.T, l *lab.Lab, id, text string) {
 // (never transmitted here) and claims and sends the second: each is sent
 // once, by one gateway.
 func TestCrashBetweenCommitAndAck(t *testing.T) {
+	t.Parallel()
 	srv := fleettest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -222,6 +225,7 @@ func TestCrashBetweenCommitAndAck(t *testing.T) {
 // the fleet when one is added to its configuration, takes requests and
 // publishes events; when the section goes again it takes no more.
 func TestFleetJoinsAndLeavesOnReload(t *testing.T) {
+	t.Parallel()
 	srv := fleettest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -266,6 +270,7 @@ func TestFleetJoinsAndLeavesOnReload(t *testing.T) {
 // TestGoExample builds examples/fleet/go and runs it against a gateway: it
 // publishes a request and finds its signed send_sms.
 func TestGoExample(t *testing.T) {
+	t.Parallel()
 	srv := fleettest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -284,6 +289,7 @@ func TestGoExample(t *testing.T) {
 // TestPythonExampleCompiles checks the nats-py example's syntax (nats-py
 // itself is not installed here).
 func TestPythonExampleCompiles(t *testing.T) {
+	t.Parallel()
 	py, err := exec.LookPath("python3")
 	if err != nil {
 		if os.Getenv("SIMHOOK_REQUIRE_RECEIVERS") != "" {
