@@ -43,7 +43,6 @@ type fleetLink struct {
 
 	mu     sync.Mutex
 	node   *fleet.Node
-	conf   fleet.Config
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -130,9 +129,6 @@ func (f *fleetLink) apply(cfg *config.Config) error {
 			if err := node.Reconfigure(conf); err != nil {
 				return fmt.Errorf("fleet: %w", err)
 			}
-			f.mu.Lock()
-			f.conf = conf
-			f.mu.Unlock()
 			return nil
 		}
 	}
@@ -143,7 +139,7 @@ func (f *fleetLink) apply(cfg *config.Config) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	f.mu.Lock()
-	f.node, f.conf, f.cancel, f.done = node, conf, cancel, done
+	f.node, f.cancel, f.done = node, cancel, done
 	f.mu.Unlock()
 	var wg sync.WaitGroup
 	wg.Add(4)
