@@ -58,7 +58,7 @@ const benchFleetSecret = "bench-fleet-secret-0123456789"
 // MeasureFleet starts a nats-server and measures the fleet figures.
 func MeasureFleet(ctx context.Context, o FleetOptions) (FleetFigures, error) {
 	var f FleetFigures
-	srv, err := startNATS(ctx)
+	srv, err := startNATS()
 	if err != nil {
 		return f, err
 	}

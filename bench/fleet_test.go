@@ -6,17 +6,19 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/simhook/simhook/internal/natsserver"
 )
 
 // TestMeasureFleetSmall runs the fleet figures at a small size against a
 // real nats-server: every request is sent exactly once (MeasureFleet fails
 // otherwise) and both drains finish.
 func TestMeasureFleetSmall(t *testing.T) {
-	if _, err := natsBinary(); err != nil {
+	if natsserver.Binary() == "" {
 		if os.Getenv("SIMHOOK_REQUIRE_NATS") != "" {
-			t.Fatal(err)
+			t.Fatal(errNoNATS)
 		}
-		t.Skip(err)
+		t.Skip(errNoNATS)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
