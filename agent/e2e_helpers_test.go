@@ -10,7 +10,6 @@ import (
 
 	"github.com/simhook/simhook/agent"
 	"github.com/simhook/simhook/lab"
-	"github.com/simhook/simhook/modem"
 )
 
 // startLab builds a lab for one test with fast driver timers, and checks on
@@ -19,7 +18,7 @@ func startLab(t *testing.T, opts lab.Options) *lab.Lab {
 	t.Helper()
 	opts.Dir = t.TempDir()
 	if opts.Agent.Modem == nil {
-		opts.Agent.Modem = fastModem
+		opts.Agent.Modem = lab.FastModem
 	}
 	if opts.Agent.StopTimeout == 0 {
 		opts.Agent.StopTimeout = 3 * time.Second
@@ -39,15 +38,6 @@ func startLab(t *testing.T, opts lab.Options) *lab.Lab {
 		}
 	})
 	return l
-}
-
-// fastModem shortens the driver's timers so that faults and call ends show
-// within a test's patience.
-func fastModem(c *modem.Config) {
-	c.ProbeInterval = 500 * time.Millisecond
-	c.SweepInterval = 5 * time.Second
-	c.RingGap = 2 * time.Second
-	c.Backoff = modem.Backoff{Initial: 100 * time.Millisecond, Max: time.Second}
 }
 
 // testContext is bounded so a stuck pipeline fails instead of hanging.

@@ -24,19 +24,6 @@ func fleetLab(t *testing.T, url, gateway string, stopped bool) *lab.Lab {
 		"fleet:\n  nats: %s\n  gateway: %s\n  secret: %s\n  ack_wait: 3s\n", url, gateway, fleetSecret)})
 }
 
-// sentTexts counts, over the gateways' modems, how often each text went out.
-func sentTexts(labs ...*lab.Lab) map[string]int {
-	out := map[string]int{}
-	for _, l := range labs {
-		for _, m := range l.Modems {
-			for _, s := range m.SentMessages() {
-				out[s.Text]++
-			}
-		}
-	}
-	return out
-}
-
 // TestFleetGatewayKilledAndServerRestarted: three gateways share 300
 // requests. gw2 runs as its own process; it is SIGKILLed once 100 requests
 // were sent, mid-traffic, and started again 10 s later; then nats-server
@@ -57,7 +44,7 @@ func TestFleetGatewayKilledAndServerRestarted(t *testing.T) {
 	c.WaitStream(t, ctx, "SIMHOOK_SEND")
 	const n = 300
 	c.Publish(t, ctx, fleet.SendSubject, 0, 200)
-	for len(sentTexts(gw1, gw2, gw3)) < 100 {
+	for len(lab.Transmitted(gw1, gw2, gw3)) < 100 {
 		if ctx.Err() != nil {
 			t.Fatal("100 requests were never sent")
 		}
@@ -66,7 +53,7 @@ func TestFleetGatewayKilledAndServerRestarted(t *testing.T) {
 	if err := p.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("gw2 killed after %d requests went out (%d by gw2)", len(sentTexts(gw1, gw2, gw3)), len(sentTexts(gw2)))
+	t.Logf("gw2 killed after %d requests went out (%d by gw2)", len(lab.Transmitted(gw1, gw2, gw3)), len(lab.Transmitted(gw2)))
 	time.Sleep(10 * time.Second)
 	if p, err = gw2.StartProcess(ctx, binary); err != nil {
 		t.Fatal(err)
@@ -77,7 +64,7 @@ func TestFleetGatewayKilledAndServerRestarted(t *testing.T) {
 	c.Publish(t, ctx, fleet.SendSubject, 200, n)
 	tags := c.Events(t, ctx, "SIMHOOK_EVENTS", "simhook.events.*.send_sms", fleetSecret, n, fleettest.SendTag)
 	time.Sleep(time.Second) // room for a wrong extra transmission to show
-	sent := sentTexts(gw1, gw2, gw3)
+	sent := lab.Transmitted(gw1, gw2, gw3)
 	lost, twice := 0, 0
 	for i := range n {
 		switch sent[fleettest.RequestText(i)] {
@@ -92,7 +79,7 @@ func TestFleetGatewayKilledAndServerRestarted(t *testing.T) {
 		}
 	}
 	t.Logf("%d requests: %d lost, %d sent twice; by gateway %d/%d/%d", n, lost, twice,
-		len(sentTexts(gw1)), len(sentTexts(gw2)), len(sentTexts(gw3)))
+		len(lab.Transmitted(gw1)), len(lab.Transmitted(gw2)), len(lab.Transmitted(gw3)))
 	if lost != 0 || twice != 0 {
 		t.Errorf("%d lost and %d sent twice, want none", lost, twice)
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/simhook/simhook/fleet"
 	"github.com/simhook/simhook/fleet/fleettest"
 	"github.com/simhook/simhook/lab"
-	"github.com/simhook/simhook/modem"
 	"github.com/simhook/simhook/outbox"
 	"github.com/simhook/simhook/store"
 	"github.com/simhook/simhook/webhook"
@@ -55,20 +54,6 @@ func sendEvents(t *testing.T, ctx context.Context, c *fleettest.Client, want int
 	return c.Events(t, ctx, "SIMHOOK_EVENTS", "simhook.events.*.send_sms", fleetSecret, want, fleettest.SendTag)
 }
 
-// transmitted counts, over the labs' modems, how often each request's text
-// went out.
-func transmitted(labs ...*lab.Lab) map[string]int {
-	out := map[string]int{}
-	for _, l := range labs {
-		for _, m := range l.Modems {
-			for _, s := range m.SentMessages() {
-				out[s.Text]++
-			}
-		}
-	}
-	return out
-}
-
 // TestThreeGatewaysShareTheQueue: three gateways, two simulated phones
 // each, join one nats-server. A client publishes 300 requests to
 // simhook.send; each is transmitted by exactly one modem exactly once, and
@@ -91,7 +76,7 @@ func TestThreeGatewaysShareTheQueue(t *testing.T) {
 	published := time.Since(t0)
 	tags := sendEvents(t, ctx, c, n)
 	t.Logf("%d requests published in %v; every send_sms read after %v", n, published, time.Since(t0))
-	sent := transmitted(labs...)
+	sent := lab.Transmitted(labs...)
 	for i := range n {
 		id := fleettest.RequestID(i)
 		if tags[id] != 1 {
@@ -138,23 +123,17 @@ func TestGatewaySubjectGoesToItsGateway(t *testing.T) {
 	c.WaitStream(t, ctx, "SIMHOOK_SEND")
 	c.Publish(t, ctx, fleet.SendSubject+".gw2", 0, 10)
 	sendEvents(t, ctx, c, 10)
-	if n := len(transmitted(gw1)); n != 0 {
+	if n := len(lab.Transmitted(gw1)); n != 0 {
 		t.Errorf("gw1 transmitted %d requests meant for gw2", n)
 	}
-	if n := len(transmitted(gw2)); n != 10 {
+	if n := len(lab.Transmitted(gw2)); n != 10 {
 		t.Errorf("gw2 transmitted %d of its 10 requests", n)
 	}
 }
 
 // fastAgent shortens the driver's timers, as the agent's own tests do.
 func fastAgent() agent.Options {
-	return agent.Options{
-		StopTimeout: 3 * time.Second,
-		Modem: func(c *modem.Config) {
-			c.ProbeInterval = 500 * time.Millisecond
-			c.Backoff = modem.Backoff{Initial: 100 * time.Millisecond, Max: time.Second}
-		},
-	}
+	return agent.Options{StopTimeout: 3 * time.Second, Modem: lab.FastModem}
 }
 
 // seedUnclaimed writes into a stopped gateway's state file a fleet request
@@ -208,10 +187,10 @@ func TestCrashBetweenCommitAndAck(t *testing.T) {
 	if tags["req-0000"] != 1 || tags["req-0001"] != 1 {
 		t.Errorf("send_sms events per request: %v, want one each", tags)
 	}
-	if n := transmitted(gw2)["fleet request req-0000"]; n != 1 {
+	if n := lab.Transmitted(gw2)["fleet request req-0000"]; n != 1 {
 		t.Errorf("gw2 transmitted req-0000 %d times, want once", n)
 	}
-	gw1 := transmitted(l)
+	gw1 := lab.Transmitted(l)
 	if gw1["fleet request req-0000"] != 0 || gw1["fleet request req-0001"] != 1 {
 		t.Errorf("gw1 transmitted %v; want req-0001 once and never req-0000", gw1)
 	}
@@ -255,7 +234,7 @@ func TestFleetJoinsAndLeavesOnReload(t *testing.T) {
 	apply(l.ConfigYAML())
 	c.Publish(t, ctx, fleet.SendSubject, 5, 6)
 	time.Sleep(2 * time.Second) // room for a wrong take to show
-	if n := len(transmitted(l)); n != 5 {
+	if n := len(lab.Transmitted(l)); n != 5 {
 		t.Errorf("the gateway transmitted %d requests, want the 5 from before it left", n)
 	}
 	s, err := c.JS.Stream(ctx, "SIMHOOK_SEND")

@@ -18,6 +18,7 @@ import (
 
 	"github.com/simhook/simhook/agent"
 	"github.com/simhook/simhook/config"
+	"github.com/simhook/simhook/modem"
 	"github.com/simhook/simhook/modem/modemsim"
 	"github.com/simhook/simhook/receiver"
 )
@@ -384,4 +385,27 @@ func randomSecret() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// FastModem shortens a simulated phone's driver timers (probe, sweep, ring
+// gap, reconnect backoff) so that faults and call ends show within a
+// test's patience. Tests put it in Options.Agent.Modem.
+func FastModem(c *modem.Config) {
+	c.ProbeInterval = 500 * time.Millisecond
+	c.SweepInterval = 5 * time.Second
+	c.RingGap = 2 * time.Second
+	c.Backoff = modem.Backoff{Initial: 100 * time.Millisecond, Max: time.Second}
+}
+
+// Transmitted counts, over the labs' modems, how often each text was sent.
+func Transmitted(labs ...*Lab) map[string]int {
+	out := map[string]int{}
+	for _, l := range labs {
+		for _, m := range l.Modems {
+			for _, s := range m.SentMessages() {
+				out[s.Text]++
+			}
+		}
+	}
+	return out
 }
