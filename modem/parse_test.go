@@ -14,23 +14,7 @@ import (
 // TestDecodeStoredVectors decodes the PDUs of testdata/deliver_pdus.txt the
 // way the receiver does and checks sender, encoding, timestamp and text.
 func TestDecodeStoredVectors(t *testing.T) {
-	f, err := os.Open("testdata/deliver_pdus.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	n := 0
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		n++
-		f := strings.Split(line, "|")
-		if len(f) != 5 {
-			t.Fatalf("bad test line %q", line)
-		}
+	for _, f := range vectors(t, "testdata/deliver_pdus.txt", "|", 5) {
 		_, d, err := decodeStored(f[0])
 		if err != nil {
 			t.Errorf("%s: %v", f[0], err)
@@ -49,9 +33,38 @@ func TestDecodeStoredVectors(t *testing.T) {
 			t.Errorf("%s: got %q %q %v %q, want %q", f[0], m.Originator, m.Encoding, m.SCTS, m.Text, f[1:])
 		}
 	}
-	if n == 0 {
-		t.Fatal("no vectors")
+}
+
+// vectors reads a testdata file of test vectors, one per line of n fields
+// split by sep; blank lines and lines starting with # are skipped. A file
+// without a vector fails the test.
+func vectors(t *testing.T, path, sep string, n int) [][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer f.Close()
+	var out [][]string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		fields := strings.Split(line, sep)
+		if len(fields) != n {
+			t.Fatalf("%s: bad test line %q", path, line)
+		}
+		out = append(out, fields)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(out) == 0 {
+		t.Fatalf("%s: no vectors", path)
+	}
+	return out
 }
 
 func TestLineParsers(t *testing.T) {

@@ -1,12 +1,10 @@
 package modem
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,29 +18,13 @@ import (
 // TestUSSDAnswersDecode decodes the +CUSD answers of
 // testdata/ussd_answers.txt: status, data coding scheme and text.
 func TestUSSDAnswersDecode(t *testing.T) {
-	f, err := os.Open("testdata/ussd_answers.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	n := 0
-	for sc.Scan() {
-		raw := strings.TrimSpace(sc.Text())
-		if raw == "" || raw[0] == '#' {
-			continue
-		}
-		n++
-		fields := strings.Split(raw, " | ")
-		if len(fields) != 4 {
-			t.Fatalf("bad test line %q", raw)
-		}
+	for _, fields := range vectors(t, "testdata/ussd_answers.txt", " | ", 4) {
 		line := strings.ReplaceAll(fields[0], `\n`, "\n")
 		status, err1 := strconv.Atoi(fields[1])
 		dcs, err2 := strconv.Atoi(fields[2])
 		text, err3 := strconv.Unquote(fields[3])
 		if err := errors.Join(err1, err2, err3); err != nil {
-			t.Fatalf("bad test line %q: %v", raw, err)
+			t.Fatalf("bad test line %q: %v", fields, err)
 		}
 		c, ok := parseCUSD(line)
 		if !ok {
@@ -53,9 +35,6 @@ func TestUSSDAnswersDecode(t *testing.T) {
 		if c.m != status || c.dcs != dcs || got != text {
 			t.Errorf("%q: got m=%d dcs=%d %q, want m=%d dcs=%d %q", line, c.m, c.dcs, got, status, dcs, text)
 		}
-	}
-	if n == 0 {
-		t.Fatal("no vectors")
 	}
 }
 
