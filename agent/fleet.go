@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -295,7 +296,7 @@ const maxRequestID = 200
 func (f *fleetLink) handle(ctx context.Context, m fleet.Request) error {
 	a := f.a
 	var req fleetRequest
-	dec := json.NewDecoder(strings.NewReader(string(m.Data)))
+	dec := json.NewDecoder(bytes.NewReader(m.Data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
 		return f.refuse(m, fmt.Errorf("not a send request: %w", err))

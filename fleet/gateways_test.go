@@ -3,6 +3,9 @@ package fleet_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -231,7 +234,13 @@ func TestFleetJoinsAndLeavesOnReload(t *testing.T) {
 	if tags := sendEvents(t, ctx, c, 5); len(tags) != 5 {
 		t.Fatalf("send_sms events %v", tags)
 	}
+	if m := metrics(t, l); !strings.Contains(m, "simhook_fleet_connected 1\n") {
+		t.Errorf("/metrics lacks simhook_fleet_connected 1:\n%s", m)
+	}
 	apply(l.ConfigYAML())
+	if m := metrics(t, l); strings.Contains(m, "simhook_fleet_connected") {
+		t.Error("/metrics still shows simhook_fleet_connected without a fleet section")
+	}
 	c.Publish(t, ctx, fleet.SendSubject, 5, 6)
 	time.Sleep(2 * time.Second) // room for a wrong take to show
 	if n := len(lab.Transmitted(l)); n != 5 {
@@ -280,4 +289,26 @@ func TestPythonExampleCompiles(t *testing.T) {
 	if err != nil {
 		t.Errorf("fleet.py: %v\n%s", err, out)
 	}
+}
+
+// metrics reads the lab agent's /metrics over its API socket.
+func metrics(t *testing.T, l *lab.Lab) string {
+	t.Helper()
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", l.SocketPath())
+		},
+	}}
+	defer c.CloseIdleConnections()
+	resp, err := c.Get("http://simhook/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -78,16 +78,16 @@ func TestPublisherEndpoint(t *testing.T) {
 	pub.mu.Unlock()
 	waitFor(t, 20*time.Second, "every event published", func() bool { return pub.delivered() == 20 })
 	pub.mu.Lock()
-	defer pub.mu.Unlock()
 	for id, n := range pub.got {
 		if n != 1 {
 			t.Errorf("event %s published %d times", id, n)
 		}
 	}
-	if pub.bad != 0 {
-		t.Errorf("%d publications without a valid signature", pub.bad)
-	}
+	bad := pub.bad
 	pub.mu.Unlock()
+	if bad != 0 {
+		t.Errorf("%d publications without a valid signature", bad)
+	}
 	// The outcomes commit a moment after the publications.
 	waitFor(t, 10*time.Second, "20 deliveries recorded, none dead", func() bool {
 		st, err := o.Stats()
@@ -104,5 +104,4 @@ func TestPublisherEndpoint(t *testing.T) {
 		}
 		return false
 	})
-	pub.mu.Lock()
 }
