@@ -115,6 +115,17 @@ func fitLimits(lim config.Limits, parts []time.Time, n int, now time.Time, loc *
 	return worst, !blocked
 }
 
+// tooLarge reports whether a message of n parts exceeds one of the limits
+// by itself: it can never be sent through that phone.
+func tooLarge(lim config.Limits, n int) bool {
+	for _, max := range []int{lim.Minute, lim.Hour, lim.Day} {
+		if max > 0 && n > max {
+			return true
+		}
+	}
+	return false
+}
+
 // String says what the wait is for, for the API and the logs.
 func (w limitWait) String() string {
 	if w.Until.IsZero() {

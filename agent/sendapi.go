@@ -107,7 +107,7 @@ func (a *Agent) sendable(req SendRequest, parts int) error {
 			continue
 		}
 		mayAllow = true
-		if w, ok := fitLimits(p.Limits, nil, parts, time.Time{}, time.UTC); ok || !w.Until.IsZero() {
+		if !tooLarge(p.Limits, parts) {
 			fits = true
 		}
 	}
